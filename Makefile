@@ -1,0 +1,49 @@
+# Folio's commands. Every target works from a fresh clone with Python 3.11+.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help install migrate verify test lint fmt up api worker demo image bench chaos audit clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+install: $(UV)  ## create .venv from uv.lock (frozen)
+	$(UV) sync --frozen --all-packages
+
+migrate: install  ## wait for DATABASE_URL, apply pending migrations (no-op when up to date)
+	$(RUN) folio-migrate apply
+
+verify: install  ## compare the live schema with what the code expects
+	$(RUN) folio-migrate verify
+
+test: install  ## the whole test suite against the local PostgreSQL and Redis
+	$(RUN) pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff and mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+fmt: install  ## format and autofix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+up: install  ## migrate, then run the API and a worker in the foreground (Ctrl-C stops both)
+	$(RUN) python scripts/up.py
+
+api: install  ## the API alone, in the foreground, as its container runs it
+	$(RUN) folio-api serve
+
+worker: install  ## the worker alone, in the foreground, as its container runs it
+	$(RUN) folio-worker run
+
+demo: install  ## submit a PDF to a running Folio and print its text
+	$(RUN) python scripts/demo.py
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,142 @@
+"""Pool-tuned SQLAlchemy engines (psycopg2) and the :class:`Database` handle services use.
+
+Why each knob is set (see docs/deployment/railway.md for sizing):
+
+- ``pool_pre_ping`` + LIFO: a connection the pooler or a NAT dropped while idle is
+  noticed at checkout, and surplus idle connections age out server-side.
+- ``pool_recycle`` below Supavisor's idle timeout, so the server never closes one first.
+- TCP keepalives and ``connect_timeout``: a dead peer fails in seconds, not minutes.
+- ``statement_timeout`` is applied with ``SET LOCAL`` per transaction (see :mod:`.uow`),
+  because poolers in transaction mode ignore or reject the ``options`` startup parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy
+from sqlalchemy import Connection, Engine
+
+from .settings import Settings
+from .uow import RetryPolicy, run_in_transaction
+
+T = TypeVar("T")
+
+#: TCP keepalive: first probe after 30 s idle, then every 10 s, give up after 3 misses.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def create_engine(settings: Settings, *, application_name: str, **overrides: Any) -> Engine:
+    """An engine tuned from ``settings``; ``overrides`` replace single ``create_engine`` args."""
+    url = settings.database()
+    connect_args: dict[str, Any] = {
+        "connect_timeout": settings.db_connect_timeout,
+        "application_name": application_name,
+        **KEEPALIVES,
+    }
+    if settings.db_sslmode and "sslmode" not in url.query:
+        connect_args["sslmode"] = settings.db_sslmode
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle,
+        "pool_pre_ping": True,
+        "pool_use_lifo": True,
+        "connect_args": connect_args,
+        # Repeated identical statements stay cheap without server-side prepared statements,
+        # which transaction-mode poolers do not support.
+        "query_cache_size": 500,
+    }
+    options.update(overrides)
+    return sqlalchemy.create_engine(url, **options)
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A pool's state, for health documents and metrics."""
+
+    size: int
+    checked_out: int
+    checked_in: int
+    overflow: int
+    timeout_s: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "size": self.size,
+            "checked_out": self.checked_out,
+            "checked_in": self.checked_in,
+            "overflow": self.overflow,
+            "timeout_s": self.timeout_s,
+        }
+
+
+def pool_stats(engine: Engine) -> PoolStats:
+    pool: Any = engine.pool
+    return PoolStats(
+        size=pool.size(),
+        checked_out=pool.checkedout(),
+        checked_in=pool.checkedin(),
+        overflow=max(0, pool.overflow()),
+        timeout_s=pool.timeout(),
+    )
+
+
+class Database:
+    """An engine plus the retry policy of its units of work.
+
+    Parameters:
+      engine: from :func:`create_engine`.
+      policy: how transient failures are retried (see :class:`RetryPolicy`).
+      statement_timeout_ms: applied to every transaction with ``SET LOCAL``; 0 = off.
+    """
+
+    def __init__(
+        self, engine: Engine, policy: RetryPolicy | None = None, statement_timeout_ms: int = 0
+    ) -> None:
+        self.engine = engine
+        self.policy = policy or RetryPolicy()
+        self.statement_timeout_ms = statement_timeout_ms
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, application_name: str, **overrides: Any
+    ) -> Database:
+        engine = create_engine(settings, application_name=application_name, **overrides)
+        policy = RetryPolicy(
+            max_tries=settings.db_retry_max_tries, max_time_s=settings.db_retry_max_time_s
+        )
+        return cls(engine, policy, settings.db_statement_timeout_ms)
+
+    def transaction(
+        self,
+        work: Callable[..., T],
+        *args: Any,
+        policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``work(conn, *args, **kwargs)`` as one transaction, retried whole if transient."""
+        return run_in_transaction(
+            self.engine,
+            work,
+            *args,
+            policy=policy or self.policy,
+            statement_timeout_ms=self.statement_timeout_ms,
+            **kwargs,
+        )
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
+
+    def after_fork(self) -> None:
+        """Call in a forked child: drop the parent's pooled sockets without closing them."""
+        self.engine.dispose(close=False)
+
+    def stats(self) -> PoolStats:
+        return pool_stats(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,169 @@
+"""Structured logging: one JSON object per line on stdout, for Folio and every stdlib logger.
+
+What happens to a log line, in order (``_shared_processors`` then ``_render_processors``):
+context variables merged (``request_id``, ``job_id``), logger name, level, timestamp,
+service name, secrets redacted, exception rendered without frame locals, ``event`` renamed
+to ``message`` (Railway reads ``message`` and ``level``), rendered as JSON or console text.
+gunicorn's, Dramatiq's and SQLAlchemy's loggers go through the same chain via the root
+handler's :class:`structlog.stdlib.ProcessorFormatter`.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+#: Keys whose values are always replaced, wherever they appear in an event.
+SECRET_KEYS = frozenset(
+    {"password", "api_key", "authorization", "secret", "token", "webhook_secret"}
+)
+REDACTED = "[redacted]"
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)", re.I)
+
+_known_secrets: set[str] = set()
+
+bind_contextvars = structlog.contextvars.bind_contextvars
+clear_contextvars = structlog.contextvars.clear_contextvars
+bound_contextvars = structlog.contextvars.bound_contextvars
+get_logger = structlog.stdlib.get_logger
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Values that must never reach a log line verbatim (keys, passwords from URLs)."""
+    _known_secrets.update(v for v in values if v)
+
+
+def redact_text(text: str) -> str:
+    """Mask URL passwords and registered secrets in one string."""
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, text)
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() in SECRET_KEYS else _redact_value(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Processor: no password, key or token leaves the process in a log line."""
+    for key, value in list(event_dict.items()):
+        if key.lower() in SECRET_KEYS:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact_value(value)
+    return event_dict
+
+
+def add_service(service: str) -> Processor:
+    def processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return processor
+
+
+def _shared_processors(service: str) -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_service(service),
+    ]
+
+
+def _render_processors(fmt: str) -> list[Processor]:
+    if fmt == "console":
+        return [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact_secrets,
+            structlog.dev.ConsoleRenderer(),
+        ]
+    # format_exc_info turns exc_info into a string *before* redaction, so a secret in an
+    # exception message is masked too; dict_tracebacks would also dump frame locals.
+    return [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        structlog.processors.format_exc_info,
+        redact_secrets,
+        structlog.processors.EventRenamer("message"),
+        structlog.processors.JSONRenderer(),
+    ]
+
+
+def logging_config(service: str, level: str = "info", fmt: str = "json") -> dict[str, Any]:
+    """A :func:`logging.config.dictConfig` dict; gunicorn takes it as ``logconfig_dict``."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structlog": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "foreign_pre_chain": _shared_processors(service),
+                "processors": _render_processors(fmt),
+            }
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "structlog",
+            }
+        },
+        "root": {"handlers": ["stdout"], "level": level.upper()},
+        "loggers": {
+            # gunicorn installs its own handlers; route them to the root instead.
+            "gunicorn.error": {"handlers": [], "propagate": True, "level": level.upper()},
+            "gunicorn.access": {"handlers": [], "propagate": True, "level": "INFO"},
+            "sqlalchemy.engine": {"level": "WARNING"},
+            "sqlalchemy.pool": {"level": "WARNING"},
+            "pdfminer": {"level": "ERROR"},
+            "backoff": {"level": "WARNING"},
+        },
+    }
+
+
+def configure_logging(service: str, level: str = "info", fmt: str = "json") -> None:
+    """Route structlog and the stdlib through one renderer. Safe to call more than once."""
+    logging.config.dictConfig(logging_config(service, level, fmt))
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(service),
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.captureWarnings(True)
+
+
+def log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """``sys.excepthook`` that logs a crash as one JSON line instead of a bare traceback."""
+    get_logger("folio").critical("uncaught exception", exc_info=(exc_type, exc, tb))
+
+
+def install_excepthook() -> None:
+    sys.excepthook = log_uncaught
+

@@ -1,0 +1,51 @@
+"""Waiting for a dependency at start-up: backoff with full jitter, a bounded total time,
+one JSON log line per attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import backoff
+import structlog
+
+from .logs import redact_text
+
+log = structlog.stdlib.get_logger("folio.wait")
+
+
+class DependencyUnavailable(RuntimeError):
+    """A dependency did not answer within the allowed time."""
+
+
+def wait_for(name: str, check: Callable[[], object], max_time_s: float = 60.0) -> None:
+    """Call ``check`` until it returns; raise :class:`DependencyUnavailable` after ``max_time_s``."""
+
+    def on_backoff(details: backoff.types.Details) -> None:
+        exc = details.get("exception")
+        log.warning(
+            f"waiting for {name}",
+            dependency=name,
+            attempt=details["tries"],
+            retry_in_s=round(details.get("wait", 0.0), 2),
+            error=redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0]),
+        )
+
+    @backoff.on_exception(
+        backoff.expo,
+        Exception,
+        max_time=max_time_s,
+        on_backoff=on_backoff,
+        logger=None,
+        factor=0.2,
+        max_value=5.0,
+    )
+    def attempt() -> None:
+        check()
+
+    try:
+        attempt()
+    except Exception as exc:
+        raise DependencyUnavailable(
+            redact_text(f"{name} unreachable after {max_time_s:g}s: {type(exc).__name__}: {exc}")
+        ) from exc
+    log.info(f"{name} is reachable", dependency=name)

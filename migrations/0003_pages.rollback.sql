@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS job_parts;
+DROP TABLE IF EXISTS job_pages;

@@ -1,0 +1,88 @@
+"""Starting and stopping the real service processes in tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s: {predicate}")
+
+
+class Service:
+    """A child process whose output goes to a log file the test can read."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def start_api(env: Mapping[str, str], log_dir: Path, port: int | None = None) -> tuple[Service, str]:
+    port = port or free_port()
+    service = Service(
+        "api",
+        [str(BIN / "gunicorn"), "-c", str(ROOT / "services/api/gunicorn.conf.py"), "folio_api.wsgi:app"],
+        {**env, "PORT": str(port)},
+        log_dir,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: requests.get(base + "/api/v1/health/live", timeout=1).ok, timeout=30)
+    return service, base
+
+
+def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") -> Service:
+    service = Service(name, [str(BIN / "folio-worker"), "run"], env, log_dir)
+    wait_until(lambda: "ready" in service.log_text(), timeout=60)
+    return service
