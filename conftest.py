@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
-
 from folio_common.database import Database
 from folio_common.logs import configure_logging
 from folio_common.migrate import apply
 from folio_common.settings import Settings
+from sqlalchemy import create_engine, text
 
 ADMIN_URL = os.environ.get("FOLIO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("FOLIO_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -30,7 +29,8 @@ OTHER_API_KEY = "other-key-0123456789abcdef"
 
 def _admin_engine():  # type: ignore[no-untyped-def]
     return create_engine(
-        ADMIN_URL.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT"
+        ADMIN_URL.replace("postgresql://", "postgresql+psycopg2://", 1),
+        isolation_level="AUTOCOMMIT",
     )
 
 

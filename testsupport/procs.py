@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -23,14 +24,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> None:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(Exception):
             if predicate():
                 return
-        except Exception:
-            pass
         time.sleep(interval)
     raise TimeoutError(f"condition not met within {timeout}s: {predicate}")
 
@@ -69,11 +70,18 @@ class Service:
         return self.proc.returncode
 
 
-def start_api(env: Mapping[str, str], log_dir: Path, port: int | None = None) -> tuple[Service, str]:
+def start_api(
+    env: Mapping[str, str], log_dir: Path, port: int | None = None
+) -> tuple[Service, str]:
     port = port or free_port()
     service = Service(
         "api",
-        [str(BIN / "gunicorn"), "-c", str(ROOT / "services/api/gunicorn.conf.py"), "folio_api.wsgi:app"],
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            str(ROOT / "services/api/gunicorn.conf.py"),
+            "folio_api.wsgi:app",
+        ],
         {**env, "PORT": str(port)},
         log_dir,
     )

@@ -34,7 +34,7 @@ def create_broker(
     settings: Settings, client: redis.Redis, middleware: list[Middleware] | None = None
 ) -> RedisBroker:
     """A RedisBroker sharing ``client``'s connection pool (and so its TLS settings)."""
-    return RedisBroker(
+    return RedisBroker(  # type: ignore[no-untyped-call]
         client=client,
         namespace=f"{settings.redis_namespace}-dramatiq",
         middleware=middleware,

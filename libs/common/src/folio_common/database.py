@@ -25,7 +25,12 @@ from .uow import RetryPolicy, run_in_transaction
 T = TypeVar("T")
 
 #: TCP keepalive: first probe after 30 s idle, then every 10 s, give up after 3 misses.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def create_engine(settings: Settings, *, application_name: str, **overrides: Any) -> Engine:

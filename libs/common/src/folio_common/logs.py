@@ -166,4 +166,3 @@ def log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: Any) -> 
 
 def install_excepthook() -> None:
     sys.excepthook = log_uncaught
-

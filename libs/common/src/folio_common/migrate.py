@@ -103,7 +103,9 @@ def apply(settings: Settings, source: Path | None = None) -> list[str]:
     return [m.id for m in pending]
 
 
-def rollback(settings: Settings, source: Path | None = None, *, everything: bool = False) -> list[str]:
+def rollback(
+    settings: Settings, source: Path | None = None, *, everything: bool = False
+) -> list[str]:
     backend = get_backend(yoyo_url(settings))
     migrations = read_migrations(str(source or migrations_dir()))
     with backend.lock(timeout=LOCK_TIMEOUT_S):
@@ -158,8 +160,12 @@ def verify(settings: Settings, source: Path | None = None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="folio-migrate", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["apply", "verify", "rollback"], nargs="?", default="apply")
-    parser.add_argument("--wait-s", type=float, default=60.0, help="seconds to wait for the database")
+    parser.add_argument(
+        "command", choices=["apply", "verify", "rollback"], nargs="?", default="apply"
+    )
+    parser.add_argument(
+        "--wait-s", type=float, default=60.0, help="seconds to wait for the database"
+    )
     parser.add_argument("--all", action="store_true", help="rollback: every migration")
     args = parser.parse_args(argv)
     settings = load_settings()

@@ -6,7 +6,9 @@ job when its wait ends, and waits in short slices so it notices within a second.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from typing import Any
 
 import redis
 import structlog
@@ -32,9 +34,9 @@ class DoneListener:
     """Subscribe *before* reading the job, then wait: no completion can slip in between."""
 
     def __init__(self, client: redis.Redis, settings: Settings, job_id: str) -> None:
-        self._pubsub = None
+        self._pubsub: Any = None
         try:
-            self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             self._pubsub.subscribe(channel(settings, job_id))
         except redis.RedisError:
             self._pubsub = None
@@ -57,10 +59,8 @@ class DoneListener:
 
     def close(self) -> None:
         if self._pubsub is not None:
-            try:
+            with contextlib.suppress(redis.RedisError):
                 self._pubsub.close()
-            except redis.RedisError:
-                pass
             self._pubsub = None
 
     def __enter__(self) -> DoneListener:

@@ -24,6 +24,8 @@ POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg2")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 REDIS_CERT_REQS = ("required", "optional", "none")
 ENGINES = ("pdfminer", "pdfium")
+#: Variables whose laptop defaults must not silently reach production.
+REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "API_KEYS")
 
 
 class SettingsError(ValueError):
@@ -336,6 +338,10 @@ class Settings:
                 raise SettingsError(f.metadata["env"], f"{exc}{shown}") from None
         settings = cls(**values)
         settings._check()
+        if settings.env == "production":
+            for name in REQUIRED_IN_PRODUCTION:
+                if not environ.get(name):
+                    raise SettingsError(name, "required when FOLIO_ENV=production")
         return settings
 
     def _check(self) -> None:
@@ -362,8 +368,6 @@ class Settings:
                 raise SettingsError(name, f"must be greater than 0, got {value!r}")
         if self.db_max_overflow < 0:
             raise SettingsError("DB_MAX_OVERFLOW", "must not be negative")
-        if self.env == "production" and not self.api_keys:
-            raise SettingsError("API_KEYS", "required when FOLIO_ENV=production")
         if self.webhook_secret and not self.webhook_secret.startswith("whsec_"):
             raise SettingsError("WEBHOOK_SECRET", "expected a whsec_… secret")
 
@@ -392,7 +396,13 @@ def describe() -> list[tuple[str, str, str]]:
             default = f.default
         else:
             default = "(CPU quota)" if f.name == "worker_processes" else ""
-        shown = "" if default in ("", {}) else str(default).lower() if isinstance(default, bool) else str(default)
+        shown = (
+            ""
+            if default in ("", {})
+            else str(default).lower()
+            if isinstance(default, bool)
+            else str(default)
+        )
         rows.append((f.metadata["env"], shown, f.metadata["doc"]))
     return rows
 

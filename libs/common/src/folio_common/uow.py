@@ -102,7 +102,7 @@ def run_in_transaction(
     engine: Engine,
     work: Callable[..., T],
     *args: Any,
-    policy: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, shared safely
+    policy: RetryPolicy = RetryPolicy(),
     statement_timeout_ms: int = 0,
     **kwargs: Any,
 ) -> T:
@@ -129,4 +129,3 @@ def run_in_transaction(
 
     attempt.__qualname__ = getattr(work, "__qualname__", "work")
     return attempt()
-

@@ -4,6 +4,7 @@ one JSON log line per attempt."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import backoff
 import structlog
@@ -18,9 +19,9 @@ class DependencyUnavailable(RuntimeError):
 
 
 def wait_for(name: str, check: Callable[[], object], max_time_s: float = 60.0) -> None:
-    """Call ``check`` until it returns; raise :class:`DependencyUnavailable` after ``max_time_s``."""
+    """Call ``check`` until it returns; give up with :class:`DependencyUnavailable`."""
 
-    def on_backoff(details: backoff.types.Details) -> None:
+    def on_backoff(details: Any) -> None:
         exc = details.get("exception")
         log.warning(
             f"waiting for {name}",
