@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate verify test lint fmt up api worker demo image bench chaos audit clean
+.PHONY: help install migrate verify test lint fmt up api worker demo image image-check bench chaos audit clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,3 +47,18 @@ demo: install  ## submit a PDF to a running Folio and print its text
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
+
+# ---- container images (deploy/railway/Dockerfile.*; build context = repository root) ----
+PODMAN ?= podman
+IMAGE_BASE ?= docker.io/library/python:3.12-slim-bookworm
+# Builds a local stand-in for IMAGE_BASE where no registry is reachable (see its header).
+CONTAINER_BASE ?= $(wildcard ../shared/tools/container-base)
+
+image:  ## build the folio-api and folio-worker images with podman
+	@$(PODMAN) image exists $(IMAGE_BASE) || { [ -n "$(CONTAINER_BASE)" ] && $(CONTAINER_BASE); } || true
+	$(PODMAN) build --isolation chroot --format docker -f deploy/railway/Dockerfile.api -t folio-api .
+	$(PODMAN) build --isolation chroot --format docker -f deploy/railway/Dockerfile.worker -t folio-worker .
+	@$(PODMAN) images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'folio-(api|worker)'
+
+image-check: image  ## run the images against local Postgres/Redis: pre-deploy, a job, a stop
+	deploy/railway/image-check.sh

@@ -70,9 +70,9 @@ def redis_namespace() -> Iterator[str]:
         pass
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def env(database_url: str, redis_namespace: str) -> dict[str, str]:
-    """Environment of a Folio process under test (tests add or override variables)."""
+    """Environment of a Folio process under test. Shared: extend it with ``{**env, ...}``."""
     return {
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
@@ -90,7 +90,7 @@ def env(database_url: str, redis_namespace: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def settings(env: dict[str, str]) -> Settings:
     return Settings.from_env(env)
 

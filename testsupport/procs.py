@@ -92,5 +92,5 @@ def start_api(
 
 def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") -> Service:
     service = Service(name, [str(BIN / "folio-worker"), "run"], env, log_dir)
-    wait_until(lambda: "ready" in service.log_text(), timeout=60)
+    wait_until(lambda: "worker ready" in service.log_text(), timeout=60)
     return service

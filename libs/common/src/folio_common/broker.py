@@ -43,15 +43,29 @@ def create_broker(
     )
 
 
+def _message(
+    queue: str, actor: str, args: tuple[object, ...], request_id: str | None
+) -> dramatiq.Message[None]:
+    # The request id rides in the options, so the worker's log lines carry it.
+    options = {"request_id": request_id} if request_id else {}
+    return dramatiq.Message(
+        queue_name=queue, actor_name=actor, args=args, kwargs={}, options=options
+    )
+
+
 def job_message(job_id: str, request_id: str | None) -> dramatiq.Message[None]:
     """The message that starts a job (``process_job``)."""
-    return dramatiq.Message(
-        queue_name=JOBS_QUEUE,
-        actor_name=PROCESS_JOB,
-        args=(job_id,),
-        kwargs={},
-        options={"request_id": request_id} if request_id else {},
-    )
+    return _message(JOBS_QUEUE, PROCESS_JOB, (job_id,), request_id)
+
+
+def part_message(job_id: str, part_no: int, request_id: str | None) -> dramatiq.Message[None]:
+    """The message that extracts one part of a large document (``process_part``)."""
+    return _message(PARTS_QUEUE, PROCESS_PART, (job_id, part_no), request_id)
+
+
+def webhook_message(job_id: str, request_id: str | None) -> dramatiq.Message[None]:
+    """The message that delivers a finished job's webhook (``deliver_webhook``)."""
+    return _message(WEBHOOKS_QUEUE, DELIVER_WEBHOOK, (job_id,), request_id)
 
 
 def enqueue_job(broker: dramatiq.Broker, job_id: str, request_id: str | None) -> None:

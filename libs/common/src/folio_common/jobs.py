@@ -177,18 +177,38 @@ def mark_enqueued(conn: Connection, job_id: str) -> None:
     )
 
 
-def claim_job(conn: Connection, job_id: str) -> Job | None:
-    """queued/processing → processing, one more attempt. None for a finished job."""
+def claim_job(conn: Connection, job_id: str, stale_after_s: float) -> Job | None:
+    """queued → processing, one more attempt; None when there is nothing to claim.
+
+    A ``processing`` job is claimed again only once its heartbeat is older than
+    ``stale_after_s`` (its worker died): a duplicate of a message whose job another
+    worker is running must neither run it twice nor burn one of its attempts.
+    """
     return _one(
         conn,
         f"""
         UPDATE jobs SET status = 'processing', attempts = attempts + 1,
                started_at = coalesce(started_at, now()), heartbeat_at = now(),
                updated_at = now()
-        WHERE id = :id AND status IN ('queued', 'processing')
+        WHERE id = :id
+          AND (status = 'queued'
+               OR (status = 'processing'
+                   AND heartbeat_at < now() - make_interval(secs => :stale_s)))
         RETURNING {JOB_COLUMNS}
         """,
         id=job_id,
+        stale_s=stale_after_s,
+    )
+
+
+def release_job(conn: Connection, job_id: str) -> None:
+    """processing → queued after a transient failure, so the retried message can claim it."""
+    conn.execute(
+        text(
+            """UPDATE jobs SET status = 'queued', updated_at = now()
+               WHERE id = :id AND status = 'processing'"""
+        ),
+        {"id": job_id},
     )
 
 
@@ -283,7 +303,7 @@ def record_part(
     ).rowcount
     if not newly_done:
         return None
-    return _one(
+    job = _one(
         conn,
         f"""
         UPDATE jobs SET parts_done = parts_done + 1, pages_done = pages_done + :pages,
@@ -294,6 +314,8 @@ def record_part(
         id=job_id,
         pages=len(pages),
     )
+    # Only the part that completes the set gets the job back (and so finalizes it).
+    return job if job is not None and job.parts_done == job.parts_total else None
 
 
 def finish_job(
@@ -439,3 +461,29 @@ def record_delivery(
 def count_by_status(conn: Connection) -> dict[str, int]:
     rows = conn.execute(text("SELECT status, count(*) AS n FROM jobs GROUP BY status"))
     return {status: 0 for status in STATUSES} | {r.status: r.n for r in rows}
+
+
+def note_error(conn: Connection, job_id: str, message: str) -> None:
+    """Keep the latest transient error on a live job, so a job that runs out of attempts
+    fails with the reason it kept failing."""
+    conn.execute(
+        text(
+            """UPDATE jobs SET error_message = :message, updated_at = now()
+               WHERE id = :id AND status IN ('queued', 'processing')"""
+        ),
+        {"id": job_id, "message": message[:1000]},
+    )
+
+
+#: Advisory lock key of the sweeper ("FOLIO" in ASCII): one sweep at a time, fleet-wide.
+SWEEPER_LOCK_KEY = 0x464F4C494F
+
+
+def try_sweeper_lock(conn: Connection) -> bool:
+    """Take the sweeper's lock for this transaction (transaction-scoped, so it is safe
+    behind a transaction-mode pooler); False when another process is sweeping."""
+    return bool(
+        conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEPER_LOCK_KEY}
+        ).scalar()
+    )

@@ -10,15 +10,16 @@ handler's :class:`structlog.stdlib.ProcessorFormatter`.
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.config
 import re
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
 #: Keys whose values are always replaced, wherever they appear in an event.
 SECRET_KEYS = frozenset(
@@ -91,12 +92,19 @@ def _shared_processors(service: str) -> list[Processor]:
     ]
 
 
+def _redacted_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    """Console tracebacks, plain (rich's would show frame locals) and with secrets masked."""
+    buffer = io.StringIO()
+    structlog.dev.plain_traceback(buffer, exc_info)
+    sio.write(redact_text(buffer.getvalue()))
+
+
 def _render_processors(fmt: str) -> list[Processor]:
     if fmt == "console":
         return [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             redact_secrets,
-            structlog.dev.ConsoleRenderer(),
+            structlog.dev.ConsoleRenderer(exception_formatter=_redacted_traceback),
         ]
     # format_exc_info turns exc_info into a string *before* redaction, so a secret in an
     # exception message is masked too; dict_tracebacks would also dump frame locals.

@@ -76,7 +76,7 @@ def _one_of(*choices: str) -> Callable[[str], str]:
 def _parse_database_url(raw: str) -> str:
     try:
         url = make_url(raw.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError (a bad port) would echo part of the URL
         raise ValueError("not a URL of the form postgresql://user:password@host:port/db") from None
     if url.drivername not in POSTGRES_SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(POSTGRES_SCHEMES)}")

@@ -108,7 +108,15 @@ def run_in_transaction(
 ) -> T:
     """Run ``work(conn, *args, **kwargs)`` in one transaction; retry it whole if transient."""
 
-    @backoff.on_exception(
+    def attempt() -> T:
+        with engine.begin() as conn:
+            if statement_timeout_ms:
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"))
+            return work(conn, *args, **kwargs)
+
+    # Named before decorating: backoff hands the *undecorated* function to the log handlers.
+    attempt.__qualname__ = getattr(work, "__qualname__", "work")
+    retrying = backoff.on_exception(
         backoff.expo,
         (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError),
         giveup=lambda exc: not is_transient(exc),
@@ -120,12 +128,5 @@ def run_in_transaction(
         logger=None,
         factor=policy.base_s,
         max_value=policy.cap_s,
-    )
-    def attempt() -> T:
-        with engine.begin() as conn:
-            if statement_timeout_ms:
-                conn.execute(text(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"))
-            return work(conn, *args, **kwargs)
-
-    attempt.__qualname__ = getattr(work, "__qualname__", "work")
-    return attempt()
+    )(attempt)
+    return retrying()

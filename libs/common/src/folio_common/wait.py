@@ -31,11 +31,22 @@ def wait_for(name: str, check: Callable[[], object], max_time_s: float = 60.0) -
             error=redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0]),
         )
 
+    def on_giveup(details: Any) -> None:  # the last attempt gets its line too
+        exc = details.get("exception")
+        log.error(
+            f"giving up on {name}",
+            dependency=name,
+            attempt=details["tries"],
+            elapsed_s=round(details["elapsed"], 2),
+            error=redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0]),
+        )
+
     @backoff.on_exception(
         backoff.expo,
         Exception,
         max_time=max_time_s,
         on_backoff=on_backoff,
+        on_giveup=on_giveup,
         logger=None,
         factor=0.2,
         max_value=5.0,

@@ -1,0 +1,213 @@
+"""Folio's whole Railway project as Infrastructure as Code (``railway-sdk``).
+
+One file owns the environment: a Redis, the ``api`` service and the ``worker`` service,
+each built from its Dockerfile in this folder with the repository root as build context,
+and the variables each needs. ``DATABASE_URL`` (the Supabase pooler URL) and ``API_KEYS``
+are Railway *shared variables* that you set once per environment; everything else is
+declared here. docs/deployment/railway.md explains every value.
+
+The Railway CLI evaluates this file (``railway config plan`` / ``apply``). It looks for the
+nearest ``.railway/railway.py`` from the working directory upwards; from the repository
+root, point it here instead::
+
+    railway config plan --file deploy/railway/railway.py
+    railway config apply --file deploy/railway/railway.py
+
+deploy/railway/tests/test_railway_iac.py evaluates :func:`main` for staging and production
+and asserts the graph, so a change that would break a deploy fails ``make test`` first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from railway_sdk import (  # type: ignore[import-untyped]
+    Project,
+    Service,
+    create_railway_context,
+    define_railway,
+    github,
+    project,
+    redis,
+    service,
+)
+
+#: Project name shown in Railway.
+PROJECT = "folio"
+
+#: ``owner/repo`` of your fork to let this file connect the services to GitHub; ``None``
+#: leaves the source to the dashboard (Service → Settings → Source → Connect Repo).
+GITHUB_REPO: str | None = None
+#: Branch Railway deploys from when ``GITHUB_REPO`` is set.
+GITHUB_BRANCH = "main"
+
+#: Seconds a stopping worker lets running parts finish (``WORKER_SHUTDOWN_TIMEOUT_S``).
+WORKER_SHUTDOWN_TIMEOUT_S = 60
+#: Extra seconds Railway waits after the worker's own shutdown timeout before SIGKILL:
+#: dramatiq's consumer shutdown, the last heartbeat and the log flush.
+DRAINING_MARGIN_S = 30
+#: Longest long-poll the API holds (``MAX_WAIT_S``); the API's draining covers one.
+API_MAX_WAIT_S = 60
+#: Seconds Railway waits for the API's first 200 from the health check. ``folio-api serve``
+#: first waits up to 60 s for Postgres and Redis, then gunicorn boots.
+API_HEALTHCHECK_TIMEOUT_S = 120
+#: Seconds the pre-deploy migration may take (yoyo's lock waits up to 120 s for another).
+PRE_DEPLOY_TIMEOUT_S = 300
+
+API_HEALTHCHECK_PATH = "/api/v1/health"
+API_START = "folio-api serve"
+#: The pre-deploy command runs in its own container from the API image. ``&&`` needs a
+#: shell, and with a Dockerfile Railway execs commands without one.
+API_PRE_DEPLOY = '/bin/sh -c "folio-migrate apply && folio-migrate verify"'
+WORKER_START = "folio-worker run"
+
+#: Changes that rebuild both services: the shared library, the schema, the lock, the
+#: workspace manifest. Gitignore-style, evaluated from the repository root.
+SHARED_WATCH = [
+    "libs/common/**",
+    "migrations/**",
+    "uv.lock",
+    "pyproject.toml",
+    "services/*/pyproject.toml",
+]
+API_WATCH = ["services/api/**", *SHARED_WATCH, "deploy/railway/Dockerfile.api"]
+WORKER_WATCH = ["services/worker/**", *SHARED_WATCH, "deploy/railway/Dockerfile.worker"]
+
+#: Per-environment sizes. Each process holds at most DB_POOL_SIZE + DB_MAX_OVERFLOW
+#: connections; the budget (see connection_budget and .env.production.example) must fit
+#: the Supabase pooler. The worker's pool is WORKER_THREADS + 1: one connection per
+#: thread plus one for the heartbeat and the sweeper, so a thread never waits on the pool.
+SIZES: dict[str, dict[str, int]] = {
+    "production": {
+        "api_replicas": 2,
+        "web_concurrency": 2,
+        "web_threads": 8,
+        "api_pool_size": 5,
+        "api_max_overflow": 3,
+        "worker_replicas": 2,
+        "worker_processes": 2,
+        "worker_threads": 2,
+        "worker_pool_size": 3,
+        "worker_max_overflow": 1,
+    },
+    "staging": {
+        "api_replicas": 1,
+        "web_concurrency": 2,
+        "web_threads": 4,
+        "api_pool_size": 3,
+        "api_max_overflow": 1,
+        "worker_replicas": 1,
+        "worker_processes": 1,
+        "worker_threads": 2,
+        "worker_pool_size": 3,
+        "worker_max_overflow": 0,
+    },
+}
+#: Connections the pre-deploy migration holds (yoyo's one connection).
+MIGRATE_CONNECTIONS = 1
+
+
+def sizes_for(environment: str | None) -> dict[str, int]:
+    """Production's sizes in ``production``; staging's in every other environment (PRs too)."""
+    return SIZES["production" if environment == "production" else "staging"]
+
+
+def connection_budget(sizes: dict[str, int], *, redeploying: bool = True) -> int:
+    """Most client connections Folio opens to the pooler at once.
+
+    Steady state is every process's full pool. While a service redeploys, the old
+    deployment keeps its connections until it has drained and the new one already holds
+    its own, so ``redeploying`` counts both services twice (a change to libs/common
+    redeploys both), plus the pre-deploy migration.
+    """
+    api = sizes["api_replicas"] * sizes["web_concurrency"]
+    api *= sizes["api_pool_size"] + sizes["api_max_overflow"]
+    worker = sizes["worker_replicas"] * sizes["worker_processes"]
+    worker *= sizes["worker_pool_size"] + sizes["worker_max_overflow"]
+    steady = api + worker
+    return (2 * steady if redeploying else steady) + MIGRATE_CONNECTIONS
+
+
+def _source() -> dict[str, Any] | None:
+    return github(GITHUB_REPO, branch=GITHUB_BRANCH) if GITHUB_REPO else None
+
+
+def _dockerfile_build(path: str, watch: list[str]) -> dict[str, Any]:
+    return {"builder": "DOCKERFILE", "dockerfilePath": path, "watchPatterns": watch}
+
+
+@define_railway  # type: ignore[untyped-decorator]  # railway-sdk ships no type hints
+def main(ctx: Any = None) -> Project:
+    """The desired Railway graph for the environment the CLI plans or applies."""
+    ctx = ctx if ctx is not None else create_railway_context()
+    environment = getattr(ctx, "environment", None)
+    size = sizes_for(environment)
+    cache: Service = redis("redis")
+
+    shared = {
+        "FOLIO_ENV": "production",
+        "DATABASE_URL": ctx.shared.DATABASE_URL,
+        "DB_SSLMODE": "require",
+        "REDIS_URL": cache.env.REDIS_URL,
+        "API_KEYS": ctx.shared.API_KEYS,
+        "LOG_LEVEL": "info",
+        "LOG_FORMAT": "json",
+    }
+    api_draining_s = API_MAX_WAIT_S + 15
+    api = service(
+        "api",
+        source=_source(),
+        build=_dockerfile_build("deploy/railway/Dockerfile.api", API_WATCH),
+        start=API_START,
+        preDeploy=API_PRE_DEPLOY,
+        healthcheck=API_HEALTHCHECK_PATH,
+        healthcheckTimeout=API_HEALTHCHECK_TIMEOUT_S,
+        replicas=size["api_replicas"],
+        deploy={
+            "restartPolicyType": "ON_FAILURE",
+            "restartPolicyMaxRetries": 10,
+            "preDeployTimeoutSeconds": PRE_DEPLOY_TIMEOUT_S,
+            # The old deployment keeps serving this long after the new one is healthy,
+            # then gets SIGTERM and up to drainingSeconds to finish in-flight requests.
+            "overlapSeconds": 15,
+            "drainingSeconds": api_draining_s,
+        },
+        env={
+            **shared,
+            "WEB_CONCURRENCY": str(size["web_concurrency"]),
+            "WEB_THREADS": str(size["web_threads"]),
+            "DB_POOL_SIZE": str(size["api_pool_size"]),
+            "DB_MAX_OVERFLOW": str(size["api_max_overflow"]),
+            "MAX_WAIT_S": str(API_MAX_WAIT_S),
+            # The documented variable equivalents of the build/deploy settings above, so
+            # the service behaves the same if a CLI drops a field it does not know yet.
+            "RAILWAY_DOCKERFILE_PATH": "deploy/railway/Dockerfile.api",
+            "RAILWAY_HEALTHCHECK_TIMEOUT_SEC": str(API_HEALTHCHECK_TIMEOUT_S),
+            "RAILWAY_DEPLOYMENT_DRAINING_SECONDS": str(api_draining_s),
+        },
+    )
+    worker_draining_s = WORKER_SHUTDOWN_TIMEOUT_S + DRAINING_MARGIN_S
+    worker = service(
+        "worker",
+        source=_source(),
+        build=_dockerfile_build("deploy/railway/Dockerfile.worker", WORKER_WATCH),
+        start=WORKER_START,
+        # No health check: the worker serves no HTTP; Railway marks it active once started.
+        replicas=size["worker_replicas"],
+        deploy={
+            "restartPolicyType": "ON_FAILURE",
+            "restartPolicyMaxRetries": 10,
+            "drainingSeconds": worker_draining_s,
+        },
+        env={
+            **shared,
+            "WORKER_PROCESSES": str(size["worker_processes"]),
+            "WORKER_THREADS": str(size["worker_threads"]),
+            "WORKER_SHUTDOWN_TIMEOUT_S": str(WORKER_SHUTDOWN_TIMEOUT_S),
+            "DB_POOL_SIZE": str(size["worker_pool_size"]),
+            "DB_MAX_OVERFLOW": str(size["worker_max_overflow"]),
+            "RAILWAY_DOCKERFILE_PATH": "deploy/railway/Dockerfile.worker",
+            "RAILWAY_DEPLOYMENT_DRAINING_SECONDS": str(worker_draining_s),
+        },
+    )
+    return project(PROJECT, resources=[cache, api, worker])

@@ -1,0 +1,74 @@
+"""``wait_for``: bounded waiting for a dependency at start-up, one log line per attempt."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from folio_common.logs import _render_processors, _shared_processors
+from folio_common.wait import DependencyUnavailable, wait_for
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=_shared_processors("test"), processors=_render_processors("json")
+        )
+    )
+    logging.getLogger().addHandler(handler)
+    yield stream
+    logging.getLogger().removeHandler(handler)
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    parsed = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [line for line in parsed if line["logger"] == "folio.wait"]
+
+
+def test_wait_for_gives_up_after_its_bound_logging_each_attempt(log_stream: io.StringIO) -> None:
+    calls: list[float] = []
+
+    def refuse() -> None:
+        calls.append(time.monotonic())
+        raise ConnectionRefusedError("connect to redis://:redis-pw-42@127.0.0.1:1 refused")
+
+    started = time.monotonic()
+    with pytest.raises(DependencyUnavailable) as caught:
+        wait_for("redis", refuse, max_time_s=1.0)
+    elapsed = time.monotonic() - started
+    assert 0.5 < elapsed < 1.5
+    assert len(calls) >= 2
+    message = str(caught.value)
+    assert message.startswith("redis unreachable after 1s: ConnectionRefusedError")
+    assert "redis-pw-42" not in message
+
+    lines = _lines(log_stream)
+    assert [line["attempt"] for line in lines] == list(range(1, len(calls) + 1))
+    assert all(line["dependency"] == "redis" for line in lines)
+    assert all("redis-pw-42" not in json.dumps(line) for line in lines)
+    assert [line["level"] for line in lines] == ["warning"] * (len(calls) - 1) + ["error"]
+
+
+def test_wait_for_returns_once_the_dependency_answers(log_stream: io.StringIO) -> None:
+    calls = 0
+
+    def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise OSError("not yet")
+
+    wait_for("postgres", flaky, max_time_s=10)
+    assert calls == 3
+    lines = _lines(log_stream)
+    assert [line["level"] for line in lines] == ["warning", "warning", "info"]
+    assert lines[-1]["message"] == "postgres is reachable"

@@ -1,0 +1,86 @@
+"""gunicorn's settings, derived from Folio's (``-c python:folio_api.gunicorn_config``).
+
+gthread workers: each request holds a thread, not a process, so one pool per process
+serves ``WEB_THREADS`` concurrent requests. No ``preload_app``: the app (its engine pool,
+its Redis connections) is built in each worker after the fork, so no socket is shared.
+gunicorn's own loggers go through Folio's JSON renderer; its access log is left off
+(level WARNING) because the app's middleware writes the access line, with the route
+template and request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from folio_common.logs import logging_config
+from folio_common.settings import load_settings
+
+_settings = load_settings()
+
+
+def _bind(port: int) -> list[str]:
+    """``[::]`` (dual-stack where the kernel allows) plus ``0.0.0.0`` when IPv6 is v6-only
+    or unavailable: Railway's private network is IPv6, its public proxy IPv4."""
+    if not socket.has_ipv6:
+        return [f"0.0.0.0:{port}"]
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::", 0))
+            v6_only = sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) != 0
+    except OSError:
+        return [f"0.0.0.0:{port}"]
+    return [f"[::]:{port}", f"0.0.0.0:{port}"] if v6_only else [f"[::]:{port}"]
+
+
+def _logconfig() -> dict[str, Any]:
+    config = logging_config("api", _settings.log_level, _settings.log_format)
+    config["loggers"]["gunicorn.access"]["level"] = "WARNING"
+    return config
+
+
+bind = _bind(_settings.port)
+workers = _settings.web_concurrency
+threads = _settings.web_threads
+worker_class = "gthread"
+#: Seconds a stopping worker lets in-flight requests (long-polls included) finish.
+graceful_timeout = 30
+#: A worker whose main loop is silent this long is killed. gthread's loop keeps beating
+#: while request threads (long-polls included) run, so this does not cap request time.
+timeout = 60
+keepalive = 5
+# The heartbeat file on tmpfs: a container's overlay filesystem can stall it.
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn's own heartbeat files, not ours
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+logconfig_dict = _logconfig()
+accesslog = None
+proc_name = "folio-api"
+
+
+def when_ready(server: Any) -> None:
+    """Once, in the master: warn about pool sizes that will queue requests for connections."""
+    # structlog is configured in the workers only; the master logs through the stdlib,
+    # which logconfig_dict routed through the same JSON renderer (extras become keys).
+    log = logging.getLogger("folio.api")
+    pool = _settings.db_pool_size + _settings.db_max_overflow
+    if pool < _settings.web_threads:
+        log.warning(
+            "fewer database connections than threads per process: requests will wait for "
+            "connections and answer 503 after DB_POOL_TIMEOUT under load",
+            extra={
+                "db_pool_size": _settings.db_pool_size,
+                "db_max_overflow": _settings.db_max_overflow,
+                "web_threads": _settings.web_threads,
+            },
+        )
+    log.info(
+        "folio api ready",
+        extra={
+            "bind": bind,
+            "workers": workers,
+            "threads": threads,
+            "connections_per_process": pool,
+        },
+    )

@@ -1,0 +1,68 @@
+"""``Prefer: wait=N``: answer when the job ends, or after N seconds, whichever is first.
+
+A waiting request holds no database connection: it subscribes to the job's completion
+channel *first*, then reads the job in a short transaction, then blocks on Redis; every
+wake-up (an event, or a one-second slice when Redis is unreachable) re-reads the job in
+another short transaction. Holding a pooled connection for the wait would let a handful
+of long-polls starve every other request.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import falcon
+import redis
+from folio_common import jobs
+from folio_common.database import Database
+from folio_common.notify import DoneListener
+from folio_common.settings import Settings
+
+PREFER_HEADER = "Prefer"
+PREFERENCE_APPLIED_HEADER = "Preference-Applied"
+_WAIT = re.compile(r"(?:^|[,;])\s*wait\s*=\s*\"?(\d{1,9})\"?\s*(?=$|[,;])", re.IGNORECASE)
+#: Longest single wait on the listener before the job is read again.
+RECHECK_S = 5.0
+
+
+def preferred_wait(req: falcon.Request, max_wait_s: int) -> int | None:
+    """Seconds asked for by ``Prefer: wait=N``, clamped to ``max_wait_s``; None if absent.
+
+    An unparseable preference is ignored, as RFC 7240 asks.
+    """
+    header = req.get_header(PREFER_HEADER)
+    match = _WAIT.search(header) if header else None
+    if match is None:
+        return None
+    return min(int(match.group(1)), max_wait_s)
+
+
+def apply_wait_preference(resp: falcon.Response, wait_s: int) -> None:
+    resp.set_header(PREFERENCE_APPLIED_HEADER, f"wait={wait_s}")
+
+
+class JobWaiter:
+    """Waits for a job to reach a terminal state without holding a database connection.
+
+    Parameters:
+      db: the API's database (short, tightly retried transactions).
+      client: Redis client whose pub/sub carries completion events.
+      settings: for the channel namespace.
+    """
+
+    def __init__(self, db: Database, client: redis.Redis, settings: Settings) -> None:
+        self._db = db
+        self._client = client
+        self._settings = settings
+
+    def wait(self, job_id: str, owner: str, timeout_s: float) -> jobs.Job | None:
+        """The job once terminal, or as it is when ``timeout_s`` passes; None if it is gone."""
+        deadline = time.monotonic() + timeout_s
+        with DoneListener(self._client, self._settings, job_id) as listener:
+            while True:
+                job = self._db.transaction(jobs.get_job, job_id, owner)
+                remaining = deadline - time.monotonic()
+                if job is None or job.is_terminal or remaining <= 0:
+                    return job
+                listener.wait(min(remaining, RECHECK_S))

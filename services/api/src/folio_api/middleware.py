@@ -1,0 +1,58 @@
+"""Request ids and the access log: one structured line per request.
+
+The request id comes from ``X-Request-ID`` when it is safe to log and echo back
+(≤ 128 characters of ``[A-Za-z0-9._-]``), else a fresh one. It is bound to the log
+context for everything the request logs, returned in the response, stored on the job and
+carried to the worker in the message, so one id follows an upload end to end.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import falcon
+from folio_common.logs import bind_contextvars, clear_contextvars, get_logger
+
+log = get_logger("folio.api.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's id when it is safe to log and echo, else a new one."""
+    if header and _VALID_REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+class RequestContext:
+    """Middleware: bind the request id, time the request, log the access line."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+        req.context.request_id = request_id_from(req.get_header(REQUEST_ID_HEADER))
+        # Threads are reused: drop whatever the previous request on this thread bound.
+        clear_contextvars()
+        bind_contextvars(request_id=req.context.request_id)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
+    ) -> None:
+        request_id = req.context.get("request_id") or request_id_from(None)
+        resp.set_header(REQUEST_ID_HEADER, request_id)
+        started: float = req.context.get("started") or time.perf_counter()
+        status = resp.status_code
+        log_method = log.warning if status >= 500 else log.info
+        log_method(
+            f"{req.method} {req.path} {status}",
+            method=req.method,
+            route=req.uri_template,
+            path=req.path,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            owner=req.context.get("owner"),
+        )

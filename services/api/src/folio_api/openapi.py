@@ -1,0 +1,517 @@
+"""The OpenAPI 3.1 description of the API, as a plain dict (served at ``/api/v1/openapi.json``).
+
+Written by hand next to the code rather than generated, so it can say what each status
+and problem code means. Tests keep it honest: every route and method of the app must be
+described here, and every status a test observes must be documented for its operation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from folio_common.errors import ErrorCode
+from folio_common.jobs import STATUSES
+from folio_common.settings import ENGINES
+
+from folio_api import __version__
+from folio_api.auth import DEV_KEY
+from folio_api.errors import PROBLEM_CODES, PROBLEM_JSON, RETRY_AFTER_S
+from folio_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+JSON = "application/json"
+Doc = dict[str, Any]
+
+
+def _ref(name: str) -> Doc:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Doc) -> Doc:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _problem(description: str, headers: Doc | None = None) -> Doc:
+    response: Doc = {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": _ref("Problem")}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _json(description: str, schema: Doc, headers: Doc | None = None) -> Doc:
+    response: Doc = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+REQUEST_ID_HEADER: Doc = {
+    "description": "The request id (the client's `X-Request-ID` when valid), also in the logs",
+    "schema": {"type": "string"},
+}
+PREFERENCE_APPLIED: Doc = {
+    "description": "`wait=N` when `Prefer: wait` was honoured (N clamped to MAX_WAIT_S)",
+    "schema": {"type": "string", "examples": ["wait=30"]},
+}
+LOCATION: Doc = {"description": "The job's URL", "schema": {"type": "string"}}
+
+#: Problems most operations can answer.
+COMMON_PROBLEMS: Doc = {
+    "401": _problem(
+        "No or unknown API key (`unauthorized`)",
+        {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    ),
+    "500": _problem("Unexpected error (`internal`); logged with the request id"),
+    "503": _problem(
+        f"Database busy or unreachable (`unavailable`); retry after {RETRY_AFTER_S} s",
+        {"Retry-After": {"schema": {"type": "integer"}}},
+    ),
+}
+OPEN_PROBLEMS: Doc = {"500": COMMON_PROBLEMS["500"]}
+
+JOB_ID: Doc = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "description": "The job's id; a job of another API key is 404",
+    "schema": {"type": "string", "format": "uuid"},
+}
+PREFER: Doc = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "description": (
+        "`wait=N`: answer once the job is terminal or after N seconds (clamped to "
+        "MAX_WAIT_S), without holding server resources while waiting"
+    ),
+    "schema": {"type": "string", "examples": ["wait=30"]},
+}
+X_REQUEST_ID: Doc = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "description": "Your id for this request (≤ 128 of `[A-Za-z0-9._-]`); else one is made",
+    "schema": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9._-]+$"},
+}
+
+OPTION_PROPERTIES: Doc = {
+    "engine": {
+        "type": "string",
+        "enum": list(ENGINES),
+        "description": "Extraction engine (default: DEFAULT_ENGINE)",
+    },
+    "pages": {
+        "type": "string",
+        "pattern": r"^\d+(-\d+)?(,\d+(-\d+)?)*$",
+        "description": "Pages to extract, 1-based, e.g. `1-5,9` (default: all)",
+    },
+    "password": {
+        "type": "string",
+        "description": "Password of an encrypted PDF; never returned, dropped when the job ends",
+    },
+    "callback_url": {
+        "type": "string",
+        "format": "uri",
+        "description": "http(s) URL that receives a signed webhook when the job ends",
+    },
+}
+
+SCHEMAS: Doc = {
+    "Job": {
+        "type": "object",
+        "required": ["id", "status", "engine", "size_bytes", "sha256", "links"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": list(STATUSES)},
+            "engine": {"type": "string", "enum": list(ENGINES)},
+            "filename": _nullable({"type": "string"}),
+            "size_bytes": {"type": "integer"},
+            "sha256": {"type": "string"},
+            "pages": _nullable({"type": "string", "description": "the requested page range"}),
+            "page_count": _nullable({"type": "integer", "description": "pages in the PDF"}),
+            "progress": {
+                "type": "object",
+                "properties": {
+                    "pages_done": {"type": "integer"},
+                    "pages_total": _nullable({"type": "integer"}),
+                },
+            },
+            "parts": {
+                "type": "object",
+                "properties": {
+                    "done": {"type": "integer"},
+                    "total": _nullable({"type": "integer"}),
+                },
+            },
+            "attempts": {"type": "integer"},
+            "error": _nullable(
+                {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string", "enum": [c.value for c in ErrorCode]},
+                        "message": {"type": "string"},
+                    },
+                }
+            ),
+            "callback_url": _nullable({"type": "string"}),
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": _nullable({"type": "string", "format": "date-time"}),
+            "finished_at": _nullable({"type": "string", "format": "date-time"}),
+            "expires_at": _nullable(
+                {"type": "string", "format": "date-time", "description": "result deleted then"}
+            ),
+            "purged_at": _nullable({"type": "string", "format": "date-time"}),
+            "links": {
+                "type": "object",
+                "properties": {
+                    "self": {"type": "string"},
+                    "result": _nullable({"type": "string"}),
+                },
+            },
+        },
+    },
+    "JobList": {
+        "type": "object",
+        "required": ["jobs", "next_cursor"],
+        "properties": {
+            "jobs": {"type": "array", "items": _ref("Job")},
+            "next_cursor": _nullable(
+                {"type": "string", "description": "pass as `cursor` for the next page"}
+            ),
+        },
+    },
+    "Page": {
+        "type": "object",
+        "required": ["number", "text", "chars"],
+        "properties": {
+            "number": {"type": "integer", "minimum": 1},
+            "text": {"type": "string"},
+            "chars": {"type": "integer"},
+        },
+    },
+    "Result": {
+        "type": "object",
+        "required": ["job_id", "metadata", "pages"],
+        "properties": {
+            "job_id": {"type": "string", "format": "uuid"},
+            "metadata": {
+                "type": "object",
+                "description": (
+                    "Document metadata: title, author, producer, creator, created, modified, "
+                    "page_count, encrypted, pdf_version, text_extraction_allowed, …"
+                ),
+                "additionalProperties": True,
+            },
+            "pages": {"type": "array", "items": _ref("Page")},
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details",
+        "required": ["type", "title", "status", "detail", "code"],
+        "properties": {
+            "type": {"type": "string", "description": "link to the code's documentation"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {
+                "type": "string",
+                "enum": sorted({*PROBLEM_CODES, *(c.value for c in ErrorCode)}),
+            },
+            "field": {"type": "string", "description": "422: the invalid option or parameter"},
+        },
+        "additionalProperties": True,
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "error"]},
+            "checks": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "error"]},
+                        "latency_ms": {"type": "number"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+            "failing": {"type": "array", "items": {"type": "string"}},
+            "workers": {
+                "type": "object",
+                "properties": {"alive": _nullable({"type": "integer"})},
+            },
+            "pool": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+    },
+}
+
+NOT_FOUND = _problem("No such job for this API key (`not_found`)")
+RESULT_PROBLEMS: Doc = {
+    "404": NOT_FOUND,
+    "409": _problem(
+        "No result: `not_finished` while queued or processing (`job_status` says which); "
+        "the job's error code when it failed or was cancelled"
+    ),
+    "410": _problem("The result was deleted (`gone`): retention passed, or DELETE"),
+}
+
+SUBMIT: Doc = {
+    "operationId": "createJob",
+    "summary": "Submit a PDF",
+    "description": (
+        "Upload as `multipart/form-data` (field `file` plus option fields) or as a raw "
+        "`application/pdf` body with the options as query parameters. The job and its file "
+        "are stored durably before the answer; it is then queued for a worker."
+    ),
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": (
+                "Retry-safe submissions: the same key (per API key) with the same file and "
+                "options answers 200 with the first job; with different ones 409"
+            ),
+            "schema": {"type": "string", "maxLength": 255},
+        },
+        PREFER,
+        X_REQUEST_ID,
+        *(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": f"raw body only: {schema['description']}",
+                "schema": {k: v for k, v in schema.items() if k != "description"},
+            }
+            for name, schema in {
+                **OPTION_PROPERTIES,
+                "filename": {"type": "string", "description": "the file's name, echoed back"},
+            }.items()
+        ),
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "contentMediaType": "application/pdf"},
+                        **OPTION_PROPERTIES,
+                    },
+                }
+            },
+            "application/pdf": {
+                "schema": {"type": "string", "contentMediaType": "application/pdf"}
+            },
+        },
+    },
+    "responses": {
+        "200": _json(
+            "The job already made with this Idempotency-Key, or (with `Prefer: wait`) "
+            "the job once finished",
+            _ref("Job"),
+            {"Location": LOCATION, "Preference-Applied": PREFERENCE_APPLIED},
+        ),
+        "202": _json(
+            "Accepted: the job is stored and queued",
+            _ref("Job"),
+            {"Location": LOCATION, "Preference-Applied": PREFERENCE_APPLIED},
+        ),
+        "400": _problem("Malformed multipart body, or no `file` part (`validation_error`)"),
+        "409": _problem("Idempotency-Key already used for another file or options (`conflict`)"),
+        "413": _problem("The file exceeds MAX_UPLOAD_MB (`file_too_large`)"),
+        "415": _problem("Not a PDF, or an unsupported Content-Type (`unsupported_media_type`)"),
+        "422": _problem("An invalid option; `field` names it (`validation_error`)"),
+        **COMMON_PROBLEMS,
+    },
+}
+
+LIST: Doc = {
+    "operationId": "listJobs",
+    "summary": "List your jobs, newest first",
+    "parameters": [
+        {
+            "name": "status",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": list(STATUSES)},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "`next_cursor` of the previous page",
+            "schema": {"type": "string"},
+        },
+        X_REQUEST_ID,
+    ],
+    "responses": {
+        "200": _json("A page of jobs", _ref("JobList")),
+        "422": _problem("Invalid status, limit or cursor; `field` names it"),
+        **COMMON_PROBLEMS,
+    },
+}
+
+GET_JOB: Doc = {
+    "operationId": "getJob",
+    "summary": "Read a job (optionally waiting for it to finish)",
+    "parameters": [JOB_ID, PREFER, X_REQUEST_ID],
+    "responses": {
+        "200": _json("The job", _ref("Job"), {"Preference-Applied": PREFERENCE_APPLIED}),
+        "404": NOT_FOUND,
+        **COMMON_PROBLEMS,
+    },
+}
+
+DELETE_JOB: Doc = {
+    "operationId": "deleteJob",
+    "summary": "Cancel a live job, or delete a finished job's result and file",
+    "parameters": [JOB_ID, X_REQUEST_ID],
+    "responses": {
+        "200": _json("The job, now cancelled", _ref("Job")),
+        "204": {"description": "The finished job's result and file were deleted"},
+        "404": NOT_FOUND,
+        **COMMON_PROBLEMS,
+    },
+}
+
+GET_RESULT: Doc = {
+    "operationId": "getResult",
+    "summary": "The extracted text and metadata",
+    "description": "`Accept: text/plain` gives the pages' text separated by form feeds",
+    "parameters": [JOB_ID, X_REQUEST_ID],
+    "responses": {
+        "200": {
+            "description": "The result",
+            "content": {
+                JSON: {"schema": _ref("Result")},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        **RESULT_PROBLEMS,
+        **COMMON_PROBLEMS,
+    },
+}
+
+GET_PAGE: Doc = {
+    "operationId": "getPage",
+    "summary": "One page of the result",
+    "parameters": [
+        JOB_ID,
+        {
+            "name": "number",
+            "in": "path",
+            "required": True,
+            "description": "1-based page number",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+        X_REQUEST_ID,
+    ],
+    "responses": {
+        "200": _json("The page", _ref("Page")),
+        **RESULT_PROBLEMS,
+        "404": _problem("No such job, or no such page in its result (`not_found`)"),
+        **COMMON_PROBLEMS,
+    },
+}
+
+HEALTH: Doc = {
+    "operationId": "health",
+    "summary": "Dependencies: PostgreSQL and Redis, pool state, live workers",
+    "security": [],
+    "responses": {
+        "200": _json("Every check passed", _ref("Health")),
+        "503": _json("A check failed; `failing` names it", _ref("Health")),
+        **OPEN_PROBLEMS,
+    },
+}
+
+LIVE: Doc = {
+    "operationId": "live",
+    "summary": "Liveness of the process alone",
+    "security": [],
+    "responses": {
+        "200": _json(
+            "Alive",
+            {"type": "object", "properties": {"status": {"type": "string", "const": "ok"}}},
+        ),
+        **OPEN_PROBLEMS,
+    },
+}
+
+OPENAPI: Doc = {
+    "operationId": "openapi",
+    "summary": "This document",
+    "security": [],
+    "responses": {"200": _json("OpenAPI 3.1", {"type": "object"}), **OPEN_PROBLEMS},
+}
+
+DOCS: Doc = {
+    "operationId": "docs",
+    "summary": "Human-readable API reference (renders this document, no external assets)",
+    "security": [],
+    "responses": {
+        "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+        **OPEN_PROBLEMS,
+    },
+}
+
+
+def document() -> Doc:
+    """The whole OpenAPI document."""
+    problem_codes = {**PROBLEM_CODES, **{c.value: "a job's error code" for c in ErrorCode}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Folio",
+            "version": __version__,
+            "description": (
+                "Asynchronous PDF text extraction. Submit a PDF, get a job id at once, then "
+                "poll, long-poll (`Prefer: wait=N`) or receive a webhook. Authenticate with "
+                f"`Authorization: Bearer <key>` (local default without API_KEYS: `{DEV_KEY}`). "
+                "Errors are RFC 9457 `application/problem+json` with a stable `code`."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/jobs": {"post": SUBMIT, "get": LIST},
+            "/api/v1/jobs/{job_id}": {"get": GET_JOB, "delete": DELETE_JOB},
+            "/api/v1/jobs/{job_id}/result": {"get": GET_RESULT},
+            "/api/v1/jobs/{job_id}/pages/{number}": {"get": GET_PAGE},
+            "/api/v1/health": {"get": HEALTH},
+            "/api/v1/health/live": {"get": LIVE},
+            "/api/v1/openapi.json": {"get": OPENAPI},
+            "/api/v1/docs": {"get": DOCS},
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from API_KEYS (`name:key`)",
+                }
+            },
+            "schemas": SCHEMAS,
+        },
+        "x-problem-codes": problem_codes,
+    }

@@ -1,0 +1,40 @@
+"""Opaque keyset cursors for the job listing: (created_at, id) of the last job shown.
+
+A keyset cursor stays correct while jobs are added (no skipped or repeated rows, unlike
+an offset) and each page is one index range scan on (owner, created_at, id).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+from folio_common.jobs import Job
+
+#: Jobs per page when the client names no ``limit``; and the largest it may ask for.
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not made by :func:`encode_cursor`."""
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, job_id = raw.partition("|")
+        created_at = datetime.fromisoformat(created)
+        job_id = str(uuid.UUID(job_id))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor(cursor) from None
+    if created_at.tzinfo is None:
+        raise InvalidCursor(cursor)
+    return created_at, job_id

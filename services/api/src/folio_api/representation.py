@@ -1,0 +1,56 @@
+"""What clients see of a job: the public document, never the password or internals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from folio_common.jobs import SUCCEEDED, Job
+
+API_PREFIX = "/api/v1"
+
+
+def job_path(job_id: str) -> str:
+    return f"{API_PREFIX}/jobs/{job_id}"
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    """The job as the API shows it (``options.password`` is never included)."""
+    return {
+        "id": job.id,
+        "status": job.status,
+        "engine": job.engine,
+        "filename": job.filename,
+        "size_bytes": job.size_bytes,
+        "sha256": job.sha256,
+        "pages": job.options.get("pages"),
+        "page_count": job.page_count,
+        "progress": {"pages_done": job.pages_done, "pages_total": job.pages_total},
+        "parts": {"done": job.parts_done, "total": job.parts_total},
+        "attempts": job.attempts,
+        "error": (
+            {"code": job.error_code, "message": job.error_message} if job.error_code else None
+        ),
+        "callback_url": job.callback_url,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "expires_at": iso(job.expires_at),
+        "purged_at": iso(job.purged_at),
+        "links": {
+            "self": job_path(job.id),
+            "result": (
+                f"{job_path(job.id)}/result"
+                if job.status == SUCCEEDED and job.purged_at is None
+                else None
+            ),
+        },
+    }
+
+
+def page_document(number: int, text: str, chars: int) -> dict[str, Any]:
+    return {"number": number, "text": text, "chars": chars}

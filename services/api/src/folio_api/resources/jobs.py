@@ -1,0 +1,235 @@
+"""``/api/v1/jobs`` and ``/api/v1/jobs/{id}``: submit, list, read, cancel and delete jobs.
+
+A submission commits the job row and its source blob in ONE transaction and enqueues the
+message only after that commit: a 202 therefore always means the job is durable. When
+Redis is down the request still answers 202 — the worker's sweeper enqueues every job
+whose ``enqueued_at`` is still NULL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import dramatiq
+import falcon
+import redis
+import sqlalchemy.exc
+from folio_common import broker as messages
+from folio_common import jobs, lifecycle, notify
+from folio_common.blobs import BlobStore, source_key
+from folio_common.database import Database
+from folio_common.errors import ErrorCode
+from folio_common.logs import get_logger
+from folio_common.settings import Settings
+from sqlalchemy import Connection
+
+from folio_api.errors import CONFLICT, Problem, not_found, validation_error
+from folio_api.longpoll import JobWaiter, apply_wait_preference, preferred_wait
+from folio_api.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+)
+from folio_api.representation import job_document, job_path
+from folio_api.uploads import Upload, read_upload
+
+log = get_logger("folio.api.jobs")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Longest Idempotency-Key accepted.
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def idempotency_key(req: falcon.Request) -> str | None:
+    key = req.get_header(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise validation_error(
+            IDEMPOTENCY_HEADER, f"{IDEMPOTENCY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY} characters"
+        )
+    return key
+
+
+class JobsResource:
+    """``POST`` a PDF to create a job; ``GET`` the caller's jobs, newest first."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        broker: dramatiq.Broker,
+        blobs: BlobStore,
+        waiter: JobWaiter,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._broker = broker
+        self._blobs = blobs
+        self._waiter = waiter
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        owner: str = req.context.owner
+        key = idempotency_key(req)
+        wait_s = preferred_wait(req, self._settings.max_wait_s)
+        with read_upload(req, self._settings) as upload:
+            job, created = self._store(owner, key, upload, req.context.request_id)
+            if not created and not (job.sha256 == upload.sha256 and upload.options.matches(job)):
+                raise Problem(
+                    falcon.HTTP_409,
+                    CONFLICT,
+                    f"{IDEMPOTENCY_HEADER} was already used for a different file or options",
+                    job_id=job.id,
+                )
+        if created:
+            self._enqueue(job, req.context.request_id)
+        if wait_s is not None:
+            apply_wait_preference(resp, wait_s)
+            job = self._waiter.wait(job.id, owner, wait_s) or job
+        resp.status = falcon.HTTP_202 if created and not job.is_terminal else falcon.HTTP_200
+        resp.location = job_path(job.id)
+        resp.media = job_document(job)
+
+    def _store(
+        self, owner: str, key: str | None, upload: Upload, request_id: str
+    ) -> tuple[jobs.Job, bool]:
+        """(job, created): the new job, or the one this Idempotency-Key already made."""
+        try:
+            return self._db.transaction(self._insert, owner, key, upload, request_id)
+        except sqlalchemy.exc.IntegrityError:
+            # A concurrent request with the same key committed first: answer with its job.
+            existing = key and self._db.transaction(jobs.find_by_idempotency_key, owner, key)
+            if not existing:
+                raise
+            return existing, False
+
+    def _insert(
+        self, conn: Connection, owner: str, key: str | None, upload: Upload, request_id: str
+    ) -> tuple[jobs.Job, bool]:
+        if key is not None and (existing := jobs.find_by_idempotency_key(conn, owner, key)):
+            return existing, False
+        job_id = str(uuid.uuid4())
+        job = jobs.insert_job(
+            conn,
+            job_id=job_id,
+            owner=owner,
+            engine=upload.options.engine,
+            options=upload.options.stored(),
+            filename=upload.filename,
+            size_bytes=upload.size,
+            sha256=upload.sha256,
+            idempotency_key=key,
+            callback_url=upload.options.callback_url,
+            request_id=request_id,
+        )
+        self._blobs.put(conn, source_key(job_id), upload.chunks())
+        return job, True
+
+    def _enqueue(self, job: jobs.Job, request_id: str) -> None:
+        """Best effort after commit: the sweeper enqueues whatever this could not."""
+        try:
+            messages.enqueue_job(self._broker, job.id, request_id)
+        except redis.RedisError as exc:
+            log.warning(
+                "could not enqueue the job; the sweeper will enqueue it",
+                job_id=job.id,
+                error=type(exc).__name__,
+            )
+            return
+        try:
+            self._db.transaction(jobs.mark_enqueued, job.id)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            # Harmless: the sweeper re-enqueues it later, and a duplicate message is a no-op.
+            log.warning("could not mark the job enqueued", job_id=job.id, error=type(exc).__name__)
+        log.info("job accepted", job_id=job.id, size_bytes=job.size_bytes, engine=job.engine)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        status, limit, before = self._listing_params(req)
+        found = self._db.transaction(
+            jobs.list_jobs, req.context.owner, status=status, limit=limit + 1, before=before
+        )
+        page = found[:limit]
+        resp.media = {
+            "jobs": [job_document(job) for job in page],
+            "next_cursor": encode_cursor(page[-1]) if len(found) > limit else None,
+        }
+
+    @staticmethod
+    def _listing_params(req: falcon.Request) -> tuple[str | None, int, Any]:
+        status = req.get_param("status") or None
+        if status is not None and status not in jobs.STATUSES:
+            raise validation_error("status", f"status must be one of {', '.join(jobs.STATUSES)}")
+        raw_limit = req.get_param("limit")
+        limit = DEFAULT_LIMIT
+        if raw_limit is not None:
+            if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+                raise validation_error("limit", f"limit must be a whole number 1-{MAX_LIMIT}")
+            limit = int(raw_limit)
+        cursor = req.get_param("cursor")
+        try:
+            before = decode_cursor(cursor) if cursor else None
+        except InvalidCursor:
+            raise validation_error("cursor", "cursor must be a next_cursor value") from None
+        return status, limit, before
+
+
+class JobResource:
+    """``GET`` one job (optionally long-polling); ``DELETE`` cancels it or purges it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        client: redis.Redis,
+        blobs: BlobStore,
+        waiter: JobWaiter,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._client = client
+        self._blobs = blobs
+        self._waiter = waiter
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
+        wait_s = preferred_wait(req, self._settings.max_wait_s)
+        if wait_s is None:
+            job = self._db.transaction(jobs.get_job, str(job_id), req.context.owner)
+        else:
+            apply_wait_preference(resp, wait_s)
+            job = self._waiter.wait(str(job_id), req.context.owner, wait_s)
+        if job is None:
+            raise not_found()
+        resp.media = job_document(job)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
+        cancelled = self._db.transaction(self._cancel_or_purge, str(job_id), req.context.owner)
+        if cancelled is None:
+            resp.status = falcon.HTTP_204
+            return
+        notify.publish_done(self._client, self._settings, cancelled.id, cancelled.status)
+        log.info("job cancelled", job_id=cancelled.id)
+        resp.media = job_document(cancelled)
+
+    def _cancel_or_purge(self, conn: Connection, job_id: str, owner: str) -> jobs.Job | None:
+        """Cancel a live job (returned); purge a finished one (None)."""
+        job = jobs.get_job(conn, job_id, owner)
+        if job is None:
+            raise not_found()
+        if not job.is_terminal:
+            cancelled = lifecycle.end_job(
+                conn,
+                self._blobs,
+                self._settings,
+                job_id,
+                jobs.CANCELLED,
+                (ErrorCode.CANCELLED, "cancelled by the client"),
+            )
+            if cancelled is not None:
+                return cancelled
+        # Finished (or it finished just now): DELETE removes its results and blobs.
+        lifecycle.purge_job(conn, self._blobs, job_id)
+        return None

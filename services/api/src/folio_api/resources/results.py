@@ -1,0 +1,86 @@
+"""``/api/v1/jobs/{id}/result`` and ``/pages/{n}``: the extracted text and metadata.
+
+A result exists only for a succeeded job whose retention has not passed: a live job is
+409 ``not_finished`` (with its status), a failed or cancelled one 409 with the job's own
+error code, and a purged one 410 ``gone``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import falcon
+from folio_common import jobs
+from folio_common.database import Database
+from sqlalchemy import Connection
+
+from folio_api.errors import GONE, NOT_FINISHED, Problem, not_found
+from folio_api.representation import page_document
+
+#: Separates pages in the ``text/plain`` rendering (what pdftotext emits too).
+PAGE_SEPARATOR = "\f"
+TEXT_PLAIN = "text/plain; charset=utf-8"
+
+
+def require_result(job: jobs.Job | None) -> jobs.Job:
+    """The job if its result can be read; otherwise the problem that says why not."""
+    if job is None:
+        raise not_found()
+    if job.purged_at is not None:
+        raise Problem(falcon.HTTP_410, GONE, "the job's result was deleted", job_status=job.status)
+    if job.status == jobs.SUCCEEDED:
+        return job
+    if not job.is_terminal:
+        raise Problem(
+            falcon.HTTP_409,
+            NOT_FINISHED,
+            f"the job is {job.status}; its result is not ready",
+            job_status=job.status,
+        )
+    raise Problem(
+        falcon.HTTP_409,
+        job.error_code or job.status,
+        job.error_message or f"the job {job.status}",
+        job_status=job.status,
+    )
+
+
+def _read_result(
+    conn: Connection, job_id: str, owner: str, page_no: int | None = None
+) -> tuple[jobs.Job, list[tuple[int, str, int]]]:
+    job = require_result(jobs.get_job(conn, job_id, owner))
+    return job, jobs.get_pages(conn, job_id, page_no)
+
+
+class ResultResource:
+    """``GET`` the whole result as JSON, or as text when the client prefers ``text/plain``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
+        job, pages = self._db.transaction(_read_result, str(job_id), req.context.owner)
+        if req.client_prefers(["application/json", "text/plain"]) == "text/plain":
+            resp.content_type = TEXT_PLAIN
+            resp.text = PAGE_SEPARATOR.join(text for _, text, _ in pages)
+            return
+        resp.media = {
+            "job_id": job.id,
+            "metadata": job.metadata or {},
+            "pages": [page_document(*page) for page in pages],
+        }
+
+
+class PageResource:
+    """``GET`` one page of a result; 404 when the document has no such page."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID, number: int
+    ) -> None:
+        _, pages = self._db.transaction(_read_result, str(job_id), req.context.owner, number)
+        if not pages:
+            raise not_found(f"the result has no page {number}")
+        resp.media = page_document(*pages[0])

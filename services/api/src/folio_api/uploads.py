@@ -1,0 +1,268 @@
+"""Reading an upload: stream, size-check, hash and spool it, and validate its options.
+
+The body is read in 64 KiB pieces into a :class:`tempfile.SpooledTemporaryFile` (in memory
+up to 1 MiB, then on disk) *before* any database work, so a slow client never holds a
+pooled connection; the spool is then copied into the blob store inside the job's
+transaction. Size and the ``%PDF-`` signature are checked while reading, so an oversized
+or non-PDF body is refused without storing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import falcon
+from falcon.media.multipart import MultipartForm
+from folio_common.blobs import read_file_chunks
+from folio_common.jobs import Job
+from folio_common.settings import ENGINES, Settings
+
+from folio_api.errors import (
+    FILE_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+    Problem,
+    validation_error,
+)
+
+#: Bytes asked of the client stream per read.
+READ_SIZE = 64 * 1024
+#: Bytes of an upload kept in memory before the spool moves to a temporary file.
+SPOOL_MEMORY = 1024 * 1024
+#: Every PDF starts with this, within its first :data:`SIGNATURE_WINDOW` bytes.
+PDF_SIGNATURE = b"%PDF-"
+SIGNATURE_WINDOW = 1024
+#: A multipart body may exceed the file limit by this much (boundaries, option fields).
+MULTIPART_OVERHEAD = 64 * 1024
+#: Most parts a multipart body may have: the file and a few options.
+MAX_BODY_PARTS = 16
+#: Largest option field (``callback_url`` is the longest legitimate one).
+MAX_FIELD_BYTES = 8 * 1024
+#: Longest filename kept (it is only echoed back).
+MAX_FILENAME = 255
+#: Media types of a raw PDF body.
+RAW_MEDIA_TYPES = ("application/pdf", "application/octet-stream")
+
+#: The upload options, from multipart fields or (raw body) query parameters.
+OPTION_FIELDS = ("engine", "pages", "password", "callback_url")
+RAW_QUERY_FIELDS = (*OPTION_FIELDS, "filename")
+_PAGES = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the client asked for besides the file."""
+
+    engine: str
+    pages: str | None = None
+    password: str | None = field(default=None, repr=False)
+    callback_url: str | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """``jobs.options``: the page range and the password the worker needs (it drops it)."""
+        return {
+            k: v for k, v in (("pages", self.pages), ("password", self.password)) if v is not None
+        }
+
+    def matches(self, job: Job) -> bool:
+        """Same options as ``job`` (the password is not compared: the worker drops it)."""
+        return (
+            job.engine == self.engine
+            and job.options.get("pages") == self.pages
+            and job.callback_url == self.callback_url
+        )
+
+
+@dataclass
+class Upload:
+    """A spooled, hashed upload. Close it (or use ``with``) to drop the temporary file."""
+
+    file: Any  # tempfile.SpooledTemporaryFile[bytes]
+    size: int
+    sha256: str
+    filename: str | None
+    options: Options
+
+    def chunks(self) -> Iterator[bytes]:
+        """The bytes from the start, in blob-store chunks (re-readable for a retried UoW)."""
+        self.file.seek(0)
+        return read_file_chunks(self.file)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Upload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(
+        falcon.HTTP_413,
+        FILE_TOO_LARGE,
+        f"the file exceeds the limit of {limit // (1024 * 1024)} MiB",
+        limit_bytes=limit,
+    )
+
+
+def not_a_pdf() -> Problem:
+    return Problem(
+        falcon.HTTP_415,
+        UNSUPPORTED_MEDIA_TYPE,
+        "the file is not a PDF (no %PDF- signature in its first 1024 bytes)",
+    )
+
+
+def spool(read: Callable[[int], bytes], limit: int) -> tuple[Any, int, str]:
+    """Copy ``read`` to a spool while counting and hashing; refuse early on size or signature.
+
+    Returns (spool positioned at 0, size in bytes, sha256 hex).
+    """
+    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        while chunk := read(READ_SIZE):
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            if len(head) < SIGNATURE_WINDOW:
+                head += chunk[: SIGNATURE_WINDOW - len(head)]
+                if len(head) >= SIGNATURE_WINDOW and PDF_SIGNATURE not in head:
+                    raise not_a_pdf()
+            digest.update(chunk)
+            spooled.write(chunk)
+        if PDF_SIGNATURE not in head:
+            raise not_a_pdf()
+        spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    return spooled, size, digest.hexdigest()
+
+
+def _valid_pages(value: str) -> bool:
+    if not _PAGES.fullmatch(value):
+        return False
+    for item in value.split(","):
+        first, _, last = item.partition("-")
+        if int(first) < 1 or (last and int(last) < int(first)):
+            return False
+    return True
+
+
+def _valid_callback(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def parse_options(fields: Mapping[str, str], settings: Settings) -> Options:
+    """Validate the options; a bad one is 422 naming its ``field``."""
+    engine = fields.get("engine") or settings.default_engine
+    if engine not in ENGINES:
+        raise validation_error("engine", f"engine must be one of {', '.join(ENGINES)}")
+    pages = (fields.get("pages") or "").replace(" ", "") or None
+    if pages is not None and not _valid_pages(pages):
+        raise validation_error(
+            "pages", "pages must be page numbers and ranges from 1, such as '1-5,9'"
+        )
+    callback_url = fields.get("callback_url") or None
+    if callback_url is not None and (len(callback_url) > 2048 or not _valid_callback(callback_url)):
+        raise validation_error("callback_url", "callback_url must be an absolute http(s) URL")
+    return Options(engine, pages, fields.get("password") or None, callback_url)
+
+
+def clean_filename(name: str | None) -> str | None:
+    """The last path component, trimmed; only ever echoed back, never used as a path."""
+    if not name:
+        return None
+    base = os.path.basename(name.replace("\\", "/")).strip()
+    return base[:MAX_FILENAME] or None
+
+
+def multipart_handler() -> falcon.media.MultipartFormHandler:
+    """Falcon's streaming multipart parser, with the part count and field sizes bounded."""
+    handler = falcon.media.MultipartFormHandler()
+    handler.parse_options.max_body_part_count = MAX_BODY_PARTS
+    handler.parse_options.max_body_part_buffer_size = MAX_FIELD_BYTES
+    return handler
+
+
+def _bad_request(detail: str) -> Problem:
+    return Problem(falcon.HTTP_400, VALIDATION_ERROR, detail)
+
+
+def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
+    """A ``multipart/form-data`` upload: field ``file`` plus option fields, in any order."""
+    limit = settings.max_upload_bytes
+    fields: dict[str, str] = {}
+    found: tuple[Any, int, str] | None = None
+    filename: str | None = None
+    form: MultipartForm = req.get_media()
+    try:
+        for part in form:
+            if part.name == "file":
+                if found is not None:
+                    raise _bad_request("send exactly one 'file' part")
+                filename = clean_filename(part.filename)
+                found = spool(part.stream.read, limit)
+            elif part.name in OPTION_FIELDS:
+                fields[part.name] = part.get_text() or ""
+            else:
+                raise validation_error(
+                    str(part.name), f"unknown field; expected file, {', '.join(OPTION_FIELDS)}"
+                )
+        if found is None:
+            raise _bad_request("the multipart body has no 'file' part")
+        options = parse_options(fields, settings)
+    except BaseException:
+        if found is not None:
+            found[0].close()
+        raise
+    spooled, size, sha256 = found
+    return Upload(spooled, size, sha256, filename, options)
+
+
+def read_raw(req: falcon.Request, settings: Settings) -> Upload:
+    """A raw ``application/pdf`` body; options and ``filename`` as query parameters."""
+    for name in req.params:
+        if name not in RAW_QUERY_FIELDS:
+            raise validation_error(
+                name, f"unknown parameter; expected {', '.join(RAW_QUERY_FIELDS)}"
+            )
+    fields = {name: req.get_param(name) or "" for name in OPTION_FIELDS}
+    options = parse_options(fields, settings)
+    spooled, size, sha256 = spool(req.bounded_stream.read, settings.max_upload_bytes)
+    return Upload(spooled, size, sha256, clean_filename(req.get_param("filename")), options)
+
+
+def read_upload(req: falcon.Request, settings: Settings) -> Upload:
+    """The upload in whichever form it came; 413 before reading when it is announced too big."""
+    media_type = (req.content_type or "").split(";")[0].strip().lower()
+    limit = settings.max_upload_bytes
+    if media_type == "multipart/form-data":
+        if (req.content_length or 0) > limit + MULTIPART_OVERHEAD:
+            raise too_large(limit)
+        return read_multipart(req, settings)
+    if media_type in RAW_MEDIA_TYPES:
+        if (req.content_length or 0) > limit:
+            raise too_large(limit)
+        return read_raw(req, settings)
+    raise Problem(
+        falcon.HTTP_415,
+        UNSUPPORTED_MEDIA_TYPE,
+        "send multipart/form-data with a 'file' part, or an application/pdf body",
+    )

@@ -1,0 +1,75 @@
+"""GET /api/v1/jobs/{id}/result and /pages/{n}."""
+
+from __future__ import annotations
+
+from folio_common import jobs
+from folio_common.errors import ErrorCode
+
+
+def test_result_as_json(api):
+    job_id = api.new_job()
+    api.succeed(job_id, ["first page", "second page"])
+    result = api.get(f"/api/v1/jobs/{job_id}/result")
+    assert result.status_code == 200
+    assert result.json == {
+        "job_id": job_id,
+        "metadata": {"title": "Folio test", "page_count": 2, "encrypted": False},
+        "pages": [
+            {"number": 1, "text": "first page", "chars": 10},
+            {"number": 2, "text": "second page", "chars": 11},
+        ],
+    }
+
+
+def test_result_as_text_joins_pages_with_form_feeds(api):
+    job_id = api.new_job()
+    api.succeed(job_id, ["first", "second", "third é"])
+    result = api.get(f"/api/v1/jobs/{job_id}/result", headers={"Accept": "text/plain"})
+    assert result.headers["content-type"] == "text/plain; charset=utf-8"
+    assert result.text == "first\fsecond\fthird é"
+
+
+def test_one_page(api):
+    job_id = api.new_job()
+    api.succeed(job_id, ["first", "second"])
+    assert api.get(f"/api/v1/jobs/{job_id}/pages/2").json == {
+        "number": 2,
+        "text": "second",
+        "chars": 6,
+    }
+    missing = api.get(f"/api/v1/jobs/{job_id}/pages/3")
+    assert (missing.status_code, missing.json["code"]) == (404, "not_found")
+    assert api.get(f"/api/v1/jobs/{job_id}/pages/0").status_code == 404
+
+
+def test_result_of_live_job_is_409_not_finished(api):
+    job_id = api.new_job()
+    for status in ("queued", "processing"):
+        if status == "processing":
+            api.start(job_id)
+        for path in (f"/api/v1/jobs/{job_id}/result", f"/api/v1/jobs/{job_id}/pages/1"):
+            result = api.get(path)
+            assert result.status_code == 409
+            assert result.json["code"] == "not_finished"
+            assert result.json["job_status"] == status
+
+
+def test_result_of_failed_job_is_409_with_its_error_code(api):
+    job_id = api.new_job()
+    api.start(job_id)
+    api.end(job_id, jobs.FAILED, (ErrorCode.PASSWORD_REQUIRED, "the PDF is encrypted"))
+    result = api.get(f"/api/v1/jobs/{job_id}/result")
+    assert result.status_code == 409
+    assert result.json["code"] == "password_required"
+    assert result.json["detail"] == "the PDF is encrypted"
+    assert result.json["job_status"] == "failed"
+
+
+def test_result_of_purged_job_is_410(api):
+    job_id = api.new_job()
+    api.succeed(job_id, ["x"])
+    with api.db.engine.begin() as conn:
+        jobs.purge_results(conn, job_id)
+    for path in (f"/api/v1/jobs/{job_id}/result", f"/api/v1/jobs/{job_id}/pages/1"):
+        result = api.get(path)
+        assert (result.status_code, result.json["code"]) == (410, "gone")

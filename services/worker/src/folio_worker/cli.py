@@ -1,0 +1,108 @@
+"""``folio-worker``: run the worker, check its liveness, or sweep once.
+
+``run`` is the worker container's command: it validates the settings, waits (bounded)
+for PostgreSQL and Redis, then becomes the Dramatiq master in this same process, so
+signals from the platform reach it directly. The master exits non-zero when a worker
+process dies (Dramatiq does not respawn one), so the platform restarts the container;
+whatever the dead process held is redelivered or swept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from folio_common import workers
+from folio_common.logs import configure_logging, get_logger, install_excepthook, register_secrets
+from folio_common.migrate import wait_for_database
+from folio_common.redis_client import create_redis
+from folio_common.settings import Settings, load_settings
+from folio_common.wait import DependencyUnavailable, wait_for
+
+log = get_logger("folio.worker")
+
+#: Seconds ``run`` waits for PostgreSQL and Redis before giving up (the platform restarts it).
+STARTUP_WAIT_S = 120.0
+#: Longest pause between polls of an idle queue, in milliseconds.
+POLL_INTERVAL_MS = 100
+
+
+def dramatiq_args(settings: Settings) -> list[str]:
+    return [
+        "folio_worker.broker",
+        "folio_worker.actors",
+        "--processes", str(settings.worker_processes),
+        "--threads", str(settings.worker_threads),
+        "--worker-shutdown-timeout", str(settings.worker_shutdown_timeout_s * 1000),
+        "--skip-logging",
+    ]  # fmt: skip
+
+
+def run(settings: Settings) -> int:
+    # Idle consumers poll Redis at most this far apart (Dramatiq's default, 1 s, is the
+    # latency floor of a small job). Read when dramatiq is first imported, so set it first.
+    os.environ.setdefault("dramatiq_worker_timeout", str(POLL_INTERVAL_MS))
+    import dramatiq.cli
+
+    try:
+        wait_for_database(settings, STARTUP_WAIT_S)
+        wait_for("redis", create_redis(settings).ping, STARTUP_WAIT_S)
+    except DependencyUnavailable as exc:
+        log.error(str(exc))
+        return 1
+    log.info(
+        "starting worker",
+        processes=settings.worker_processes,
+        threads=settings.worker_threads,
+        shutdown_timeout_s=settings.worker_shutdown_timeout_s,
+    )
+    parser = dramatiq.cli.make_argument_parser()  # type: ignore[no-untyped-call]
+    return int(dramatiq.cli.main(parser.parse_args(dramatiq_args(settings))) or 0)  # type: ignore[no-untyped-call]
+
+
+def healthcheck(settings: Settings) -> int:
+    """0 when a worker process on this host beat recently, 1 otherwise."""
+    host = socket.gethostname()
+    try:
+        alive = workers.alive(create_redis(settings), settings, prefix=f"{host}:")
+    except Exception as exc:
+        log.error("worker healthcheck failed", error=f"{type(exc).__name__}: {exc}")
+        return 1
+    if alive:
+        log.info("worker alive", workers=alive)
+        return 0
+    log.error("no live worker process on this host", host=host)
+    return 1
+
+
+def sweep(settings: Settings) -> int:
+    from .broker import runtime
+    from .sweeper import sweep_once
+
+    report = sweep_once(runtime)
+    if report is None:
+        log.info("another process is sweeping; nothing done")
+    else:
+        log.info("sweep done", **report.as_dict())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="folio-worker", description="Folio's PDF worker.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the Dramatiq worker in the foreground")
+    commands.add_parser("healthcheck", help="exit 0 if a worker on this host is alive")
+    commands.add_parser("sweep", help="run the sweeper once now")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    configure_logging("worker", settings.log_level, settings.log_format)
+    install_excepthook()
+    register_secrets(settings.secrets())
+    handlers = {"run": run, "healthcheck": healthcheck, "sweep": sweep}
+    return handlers[args.command](settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""A job's path through the worker: claim, inspect, split, extract, record, finish.
+
+The actors (:mod:`.actors`) are thin wrappers around these functions. Every write is
+idempotent — the claim is conditional, pages are upserts, a part counts once — so a
+message delivered twice, or re-sent by the sweeper, changes nothing the first did not.
+A :class:`JobError` fails the job at once with its code; any other exception is
+transient and propagates, so Dramatiq retries the message with backoff.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import sqlalchemy.exc
+from folio_common import blobs, jobs
+from folio_common.blobs import read_file_chunks
+from folio_common.broker import part_message, webhook_message
+from folio_common.errors import ErrorCode, JobError
+from folio_common.lifecycle import end_job
+from folio_common.logs import get_logger
+from folio_common.notify import publish_done
+from folio_common.uow import RetryPolicy
+from sqlalchemy import Connection
+
+from .extraction import Plan
+from .runtime import Runtime
+from .sandbox import Cancelled
+
+log = get_logger("folio.worker")
+
+#: Heartbeats try once: a database blip must not stall the extraction they watch.
+HEARTBEAT_POLICY = RetryPolicy(max_tries=1)
+
+
+def process_job(rt: Runtime, job_id: str) -> None:
+    """A job's first message: claim it, plan it, run a small one, fan out a large one."""
+    job = rt.db.transaction(jobs.claim_job, job_id, rt.settings.stuck_after_s)
+    if job is None:
+        log.info("job finished or running elsewhere; message ignored")
+        return
+    if job.attempts > rt.settings.max_attempts:
+        last = f"; last error: {job.error_message}" if job.error_message else ""
+        fail(
+            rt,
+            job_id,
+            JobError(ErrorCode.WORKER_LOST, f"gave up after {job.attempts - 1} attempts{last}"),
+        )
+        return
+    log.info("job claimed", attempt=job.attempts, engine=job.engine)
+    try:
+        with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
+            source = Path(tmp) / "source.pdf"
+            if job.parts_total is None:
+                download(rt, blobs.source_key(job_id), source)
+                plan = rt.sandboxes.get().run(
+                    "inspect",
+                    {
+                        "path": str(source),
+                        "password": job.options.get("password"),
+                        "pages": job.options.get("pages"),
+                        "max_pages": rt.settings.max_pages,
+                        "part_pages": rt.settings.part_pages,
+                        "out_dir": tmp,
+                    },
+                    on_tick=lambda: still_running(rt, job_id),
+                    tick_s=rt.settings.heartbeat_interval_s,
+                )
+                rt.db.transaction(store_plan, rt, job_id, plan)
+                log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
+            for part in rt.db.transaction(jobs.get_parts, job_id, pending_only=True):
+                if part.blob_key is not None:
+                    rt.broker.enqueue(part_message(job_id, part.part_no, job.request_id))
+                    continue
+                if not source.exists():
+                    download(rt, blobs.source_key(job_id), source)
+                run_part(rt, job, part, source)
+    except JobError as exc:
+        fail(rt, job_id, exc)
+    except Cancelled:
+        log.info("job cancelled while running")
+
+
+def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
+    """One page range of a large document."""
+    job = rt.db.transaction(jobs.get_job, job_id)
+    if job is None or job.status != jobs.PROCESSING:
+        log.info("job not processing; part ignored", part_no=part_no)
+        return
+    part = rt.db.transaction(jobs.get_part, job_id, part_no)
+    if part is None or part.done or part.blob_key is None:
+        log.info("part already done; message ignored", part_no=part_no)
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
+            path = Path(tmp) / "part.pdf"
+            download(rt, part.blob_key, path)
+            run_part(rt, job, part, path)
+    except JobError as exc:
+        fail(rt, job_id, exc)
+    except Cancelled:
+        log.info("job cancelled while running", part_no=part_no)
+
+
+def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
+    """Extract one part in the sandbox, record its pages, finish the job if it was the last."""
+    split_off = part.blob_key is not None
+    pages = rt.sandboxes.get().run(
+        "extract",
+        {
+            "path": str(path),
+            "engine": job.engine,
+            # Split-off parts are saved unencrypted; only the source needs the password.
+            "password": None if split_off else job.options.get("password"),
+            "pages": part.pages,
+            "indexes": list(range(len(part.pages))) if split_off else [n - 1 for n in part.pages],
+        },
+        on_tick=lambda: still_running(rt, job.id),
+        tick_s=rt.settings.heartbeat_interval_s,
+    )
+    finished = rt.db.transaction(record_part, rt, job.id, part.part_no, pages)
+    log.info("part done", part_no=part.part_no, pages=len(pages))
+    if finished is not None:
+        announce(rt, finished)
+
+
+def record_part(
+    conn: Connection, rt: Runtime, job_id: str, part_no: int, pages: list[tuple[int, str]]
+) -> jobs.Job | None:
+    """Pages in, part counted, and — when it completes the set — the job succeeded."""
+    job = jobs.record_part(conn, job_id, part_no, pages)
+    if job is None or job.parts_done != job.parts_total:
+        return None
+    return end_job(conn, rt.blobs, rt.settings, job_id, jobs.SUCCEEDED)
+
+
+def store_plan(conn: Connection, rt: Runtime, job_id: str, plan: Plan) -> None:
+    """The split-off parts' blobs and the plan, in one transaction."""
+    parts: list[tuple[list[int], str | None]] = []
+    for part_no, part in enumerate(plan.parts):
+        key = None
+        if part.path is not None:
+            key = blobs.part_key(job_id, part_no)
+            with open(part.path, "rb") as fh:
+                rt.blobs.put(conn, key, read_file_chunks(fh))
+        parts.append((part.pages, key))
+    jobs.plan_job(conn, job_id, page_count=plan.page_count, metadata=plan.metadata, parts=parts)
+
+
+def download(rt: Runtime, key: str, path: Path) -> None:
+    """Stream a blob to a file; retried whole (the file is rewritten) on a dropped connection."""
+
+    def write(conn: Connection) -> None:
+        with open(path, "wb") as fh:
+            for chunk in rt.blobs.read(conn, key):
+                fh.write(chunk)
+
+    rt.db.transaction(write)
+
+
+def still_running(rt: Runtime, job_id: str) -> bool:
+    """Heartbeat; False when the job was cancelled (or ended) meanwhile."""
+    try:
+        statuses = rt.db.transaction(jobs.heartbeat, [job_id], policy=HEARTBEAT_POLICY)
+    except (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError) as exc:
+        log.warning("heartbeat failed; extraction goes on", error=type(exc).__name__)
+        return True
+    return statuses.get(job_id) == jobs.PROCESSING
+
+
+def fail(rt: Runtime, job_id: str, error: JobError) -> None:
+    job = rt.db.transaction(
+        end_job, rt.blobs, rt.settings, job_id, jobs.FAILED, (error.code, error.message)
+    )
+    if job is not None:
+        announce(rt, job)
+
+
+def announce(rt: Runtime, job: jobs.Job) -> None:
+    """After commit: wake long-polls, queue the webhook."""
+    duration = (job.finished_at - job.created_at).total_seconds() if job.finished_at else None
+    log.info(
+        "job finished",
+        status=job.status,
+        error_code=job.error_code,
+        pages=job.pages_done,
+        attempts=job.attempts,
+        duration_s=duration,
+    )
+    publish_done(rt.redis, rt.settings, job.id, job.status)
+    if job.callback_url:
+        rt.broker.enqueue(webhook_message(job.id, job.request_id))

@@ -1,0 +1,242 @@
+"""Sandboxes: child processes that run extraction under OS-enforced limits.
+
+A hostile PDF can loop forever or allocate without bound, and pdfminer and qpdf have no
+limits of their own. So each Dramatiq worker thread hands its extraction to its own
+sandbox process, which runs with ``RLIMIT_AS`` (address space) and ``RLIMIT_CPU`` set,
+while the thread waits with a wall-clock deadline and kills the child when it passes.
+The worker process survives whatever the document does.
+
+Sandboxes come from a ``forkserver`` that has already imported pikepdf, pdfminer and
+pypdfium2: a new one starts in milliseconds, holds none of the worker's threads or
+sockets, and is recycled after ``max_tasks`` tasks (the max-tasks-per-child Dramatiq lacks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from folio_common.errors import ErrorCode, JobError
+from folio_common.logs import configure_logging
+from folio_common.settings import Settings
+
+from . import extraction
+
+#: Modules the forkserver imports once, so every sandbox starts with them loaded.
+PRELOAD = ["folio_worker.extraction", "pikepdf", "pdfminer.high_level", "pypdfium2"]
+#: The CPU-time backstop, as a multiple of the wall-time limit (the thread enforces wall time).
+CPU_LIMIT_FACTOR = 2
+
+TASKS: dict[str, Callable[..., Any]] = {
+    "inspect": extraction.inspect,
+    "extract": extraction.extract,
+}
+
+
+class Cancelled(Exception):
+    """The job was cancelled while its extraction ran; the sandbox was stopped."""
+
+
+def _serve(conn: Connection, memory_limit_mb: int, cpu_limit_s: int) -> None:
+    """The sandbox's main loop: run tasks until the parent sends None or goes away."""
+    limit = memory_limit_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit_s, cpu_limit_s + 5))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    settings = Settings.from_env()
+    configure_logging("worker", settings.log_level, settings.log_format)
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        name, kwargs = request
+        try:
+            reply: tuple[Any, ...] = ("ok", TASKS[name](**kwargs))
+        except JobError as exc:
+            reply = ("job_error", exc.code.value, exc.message)
+        except MemoryError:
+            reply = ("job_error", ErrorCode.MEMORY_LIMIT.value, f"over {memory_limit_mb} MB")
+        except RecursionError:
+            reply = ("job_error", ErrorCode.INVALID_PDF.value, "structure nested too deeply")
+        except Exception as exc:
+            reply = ("error", f"{type(exc).__name__}: {exc}"[:500])
+        try:
+            conn.send(reply)
+        except MemoryError:
+            conn.send(("job_error", ErrorCode.MEMORY_LIMIT.value, "result too large"))
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    ctx: multiprocessing.context.ForkServerContext = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+class Sandbox:
+    """One child process, reused for up to ``max_tasks`` tasks.
+
+    Parameters:
+      memory_limit_mb: the child's address-space limit (``RLIMIT_AS``).
+      time_limit_s: default wall time of one task; the child is killed after it.
+      max_tasks: tasks before the child is replaced by a fresh one.
+    """
+
+    def __init__(self, memory_limit_mb: int, time_limit_s: float, max_tasks: int) -> None:
+        self.memory_limit_mb = memory_limit_mb
+        self.time_limit_s = time_limit_s
+        self.max_tasks = max_tasks
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._tasks = 0
+
+    def start(self) -> tuple[BaseProcess, Connection]:
+        """The running child, started (or replaced, once it has served ``max_tasks``)."""
+        if self._process is not None and self._process.is_alive() and self._tasks < self.max_tasks:
+            assert self._conn is not None
+            return self._process, self._conn
+        self.close()
+        parent, child = _context().Pipe()
+        cpu_limit = int(self.time_limit_s * CPU_LIMIT_FACTOR) + 1
+        process = _context().Process(
+            target=_serve,
+            args=(child, self.memory_limit_mb, cpu_limit),
+            daemon=True,
+            name="folio-sandbox",
+        )
+        process.start()
+        child.close()
+        self._process, self._conn, self._tasks = process, parent, 0
+        return process, parent
+
+    def run(
+        self,
+        task: str,
+        kwargs: dict[str, Any],
+        *,
+        time_limit_s: float | None = None,
+        on_tick: Callable[[], bool] | None = None,
+        tick_s: float = 1.0,
+    ) -> Any:
+        """Run ``task`` in the child and return its result.
+
+        ``on_tick`` is called every ``tick_s`` while the task runs (heartbeats); when it
+        returns False the child is killed and :class:`Cancelled` raised. Raises
+        :class:`JobError` for the document's own failures (including ``timeout``).
+        """
+        limit = time_limit_s or self.time_limit_s
+        process, conn = self.start()
+        self._tasks += 1
+        conn.send((task, kwargs))
+        started = time.monotonic()
+        next_tick = started + tick_s
+        while True:
+            now = time.monotonic()
+            if now - started >= limit:
+                self.kill()
+                raise JobError(ErrorCode.TIMEOUT, f"extraction took longer than {limit:g}s")
+            if conn.poll(max(0.0, min(next_tick, started + limit) - now)):
+                break
+            if on_tick is not None and time.monotonic() >= next_tick:
+                next_tick += tick_s
+                if not on_tick():
+                    self.kill()
+                    raise Cancelled()
+        try:
+            reply = conn.recv()
+        except (EOFError, OSError):
+            raise self._died(process) from None
+        if reply[0] == "ok":
+            return reply[1]
+        if reply[0] == "job_error":
+            if reply[1] == ErrorCode.MEMORY_LIMIT.value:
+                self.close()  # a child that hit its limit may be left fragmented
+            raise JobError(ErrorCode(reply[1]), reply[2])
+        raise RuntimeError(f"extraction failed: {reply[1]}")
+
+    def _died(self, process: BaseProcess) -> JobError:
+        process.join(5)
+        code = process.exitcode
+        self._process = self._conn = None
+        if code is not None and code < 0:
+            sig = signal.Signals(-code)
+            if sig == signal.SIGXCPU:
+                return JobError(ErrorCode.TIMEOUT, "extraction exceeded its CPU time limit")
+            if sig == signal.SIGKILL:
+                return JobError(ErrorCode.MEMORY_LIMIT, "extraction was killed (out of memory)")
+            return JobError(ErrorCode.INTERNAL, f"extraction crashed ({sig.name})")
+        return JobError(ErrorCode.INTERNAL, f"extraction process exited ({code})")
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, signal.SIGKILL)
+            self._process.join(5)
+        self._cleanup()
+
+    def close(self) -> None:
+        """Stop the child gracefully (or kill it if it does not go)."""
+        if self._process is not None and self._conn is not None:
+            try:
+                self._conn.send(None)
+                self._process.join(2)
+            except (OSError, BrokenPipeError):
+                pass
+            if self._process.is_alive():
+                self.kill()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
+
+
+class SandboxPool:
+    """One sandbox per worker thread, created on first use."""
+
+    def __init__(self, memory_limit_mb: int, time_limit_s: float, max_tasks: int) -> None:
+        self._args = (memory_limit_mb, time_limit_s, max_tasks)
+        self._local = threading.local()
+        self._all: list[Sandbox] = []
+        self._idle: list[Sandbox] = []
+        self._lock = threading.Lock()
+
+    def warm(self, count: int) -> None:
+        """Start ``count`` sandboxes now, so the first jobs do not wait for one to boot."""
+        for _ in range(count):
+            sandbox = Sandbox(*self._args)
+            sandbox.start()
+            with self._lock:
+                self._all.append(sandbox)
+                self._idle.append(sandbox)
+
+    def get(self) -> Sandbox:
+        sandbox: Sandbox | None = getattr(self._local, "sandbox", None)
+        if sandbox is None:
+            with self._lock:
+                sandbox = self._idle.pop() if self._idle else None
+                if sandbox is None:
+                    sandbox = Sandbox(*self._args)
+                    self._all.append(sandbox)
+            self._local.sandbox = sandbox
+        return sandbox
+
+    def close(self) -> None:
+        with self._lock:
+            for sandbox in self._all:
+                sandbox.close()
+            self._all.clear()
+            self._idle.clear()

@@ -1,0 +1,103 @@
+"""The sweeper: what makes "nothing accepted is lost" true when messages are.
+
+Every ``SWEEP_INTERVAL_S`` each worker process tries to sweep; a transaction-scoped
+advisory lock lets one at a time through, fleet-wide. A sweep:
+
+- enqueues ``queued`` jobs never enqueued (Redis was down at submission) or waiting
+  longer than ``REQUEUE_AFTER_S`` (their message was lost with a Redis restart);
+- recovers ``processing`` jobs whose heartbeat is older than ``STUCK_AFTER_S`` (their
+  worker died): back to ``queued`` and enqueued, or ``failed: worker_lost`` once they
+  used ``MAX_ATTEMPTS``;
+- purges results and blobs of jobs past their ``expires_at``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import redis
+from folio_common import jobs
+from folio_common.broker import enqueue_job
+from folio_common.errors import ErrorCode
+from folio_common.lifecycle import end_job, purge_job
+from folio_common.logs import get_logger
+from sqlalchemy import Connection
+
+from .pipeline import announce
+from .runtime import Runtime
+
+log = get_logger("folio.sweeper")
+
+
+@dataclass
+class SweepReport:
+    enqueue: list[tuple[str, str | None]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    lost: list[jobs.Job] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
+    enqueued: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "enqueued": self.enqueued,
+            "recovered": len(self.recovered),
+            "worker_lost": len(self.lost),
+            "purged": len(self.purged),
+        }
+
+
+def _sweep(conn: Connection, rt: Runtime) -> SweepReport | None:
+    if not jobs.try_sweeper_lock(conn):
+        return None
+    report = SweepReport()
+    settings = rt.settings
+    for job in jobs.stale_jobs(conn, settings.stuck_after_s):
+        if job.attempts >= settings.max_attempts:
+            last = f"; last error: {job.error_message}" if job.error_message else ""
+            message = f"no progress after {job.attempts} attempts{last}"
+            ended = end_job(
+                conn, rt.blobs, settings, job.id, jobs.FAILED, (ErrorCode.WORKER_LOST, message)
+            )
+            if ended is not None:
+                report.lost.append(ended)
+        elif jobs.requeue_job(conn, job.id):
+            report.recovered.append(job.id)
+    report.enqueue = [
+        (job.id, job.request_id) for job in jobs.unenqueued_jobs(conn, settings.requeue_after_s)
+    ]
+    for job_id in jobs.expired_jobs(conn):
+        purge_job(conn, rt.blobs, job_id)
+        report.purged.append(job_id)
+    return report
+
+
+def sweep_once(rt: Runtime) -> SweepReport | None:
+    """One sweep; None when another process holds the sweeper's lock."""
+    report = rt.db.transaction(_sweep, rt)
+    if report is None:
+        return None
+    for job in report.lost:
+        announce(rt, job)
+    for job_id, request_id in report.enqueue:
+        try:
+            enqueue_job(rt.broker, job_id, request_id)
+        except redis.RedisError as exc:
+            log.warning(
+                "redis unavailable; will enqueue on the next sweep", error=type(exc).__name__
+            )
+            break
+        rt.db.transaction(jobs.mark_enqueued, job_id)
+        report.enqueued += 1
+    if report.enqueued or report.recovered or report.lost or report.purged:
+        log.info("sweep done", **report.as_dict())
+    return report
+
+
+def run_sweeper(rt: Runtime, stop: threading.Event) -> None:
+    """The sweeper thread's loop; an error skips one sweep, never stops the loop."""
+    while not stop.wait(rt.settings.sweep_interval_s):
+        try:
+            sweep_once(rt)
+        except Exception:
+            log.exception("sweep failed; trying again next interval")

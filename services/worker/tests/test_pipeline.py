@@ -1,0 +1,121 @@
+"""A real worker process runs jobs end to end: small, split into parts, broken, encrypted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from folio_common import jobs
+from folio_common.database import Database
+from folio_common.settings import Settings
+
+from testsupport import jobs as tj
+from testsupport.pdfs import make_pdf, page_text
+from testsupport.procs import Service
+
+
+@pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
+def test_small_job_succeeds_with_each_page_text(
+    settings: Settings, db: Database, worker: Service, engine: str
+) -> None:
+    job_id = tj.submit(settings, db, make_pdf(3, title="Three pages"), engine=engine)
+    job = tj.wait_terminal(db, job_id)
+    assert job.status == jobs.SUCCEEDED, job.error_message
+    assert [(n, text.strip()) for n, text, _ in tj.pages(db, job_id)] == [
+        (n, page_text(n)) for n in (1, 2, 3)
+    ]
+    assert job.metadata is not None and job.metadata["title"] == "Three pages"
+    assert job.metadata["page_count"] == 3 and job.parts_total == 1
+    assert job.pages_done == job.pages_total == 3
+
+
+def test_large_job_is_split_into_parts_and_every_page_lands_once(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    job_id = tj.submit(settings, db, make_pdf(45))
+    job = tj.wait_terminal(db, job_id)
+    assert job.status == jobs.SUCCEEDED, job.error_message
+    assert job.parts_total == job.parts_done == 5  # PART_PAGES=10
+    pages = tj.pages(db, job_id)
+    assert [n for n, _, _ in pages] == list(range(1, 46))
+    assert all(text.strip() == page_text(n) for n, text, _ in pages)
+
+
+def test_pages_option_selects_pages(settings: Settings, db: Database, worker: Service) -> None:
+    job_id = tj.submit(settings, db, make_pdf(30), pages="2-3,25,99")
+    job = tj.wait_terminal(db, job_id)
+    assert job.status == jobs.SUCCEEDED
+    assert [n for n, _, _ in tj.pages(db, job_id)] == [2, 3, 25]
+    assert job.page_count == 30 and job.pages_total == 3
+
+
+@pytest.mark.parametrize(
+    ("password", "status", "code"),
+    [
+        (None, jobs.FAILED, "password_required"),
+        ("wrong", jobs.FAILED, "wrong_password"),
+        ("s3cret-pdf", jobs.SUCCEEDED, None),
+    ],
+)
+def test_encrypted_pdf_needs_its_password(
+    settings: Settings,
+    db: Database,
+    worker: Service,
+    password: str | None,
+    status: str,
+    code: str | None,
+) -> None:
+    options = {"password": password} if password else {}
+    job_id = tj.submit(settings, db, make_pdf(12, password="s3cret-pdf"), **options)
+    job = tj.wait_terminal(db, job_id)
+    assert (job.status, job.error_code) == (status, code)
+    assert job.attempts == 1  # permanent errors are not retried
+    assert "password" not in job.options  # dropped once the job ends
+    assert "s3cret-pdf" not in worker.log_text()
+    if status == jobs.SUCCEEDED:
+        assert len(tj.pages(db, job_id)) == 12
+
+
+def test_invalid_pdf_fails_at_once_with_its_code(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    job_id = tj.submit(settings, db, b"%PDF-1.7\nnot really a PDF\n")
+    job = tj.wait_terminal(db, job_id)
+    assert (job.status, job.error_code, job.attempts) == (jobs.FAILED, "invalid_pdf", 1)
+    assert job.error_message and "/tmp" not in job.error_message
+
+
+def test_message_delivered_twice_gives_one_set_of_pages(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    # Three copies race on the worker's two threads (and the sweeper may send a fourth).
+    job_id = tj.insert(db, make_pdf(25))
+    for _ in range(3):
+        tj.enqueue(settings, job_id)
+    job = tj.wait_terminal(db, job_id)
+    assert job.status == jobs.SUCCEEDED
+    assert [n for n, _, _ in tj.pages(db, job_id)] == list(range(1, 26))
+    assert job.parts_done == job.parts_total == 3
+
+
+def test_finished_job_ignores_late_messages(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    job_id = tj.submit(settings, db, make_pdf(2))
+    first = tj.wait_terminal(db, job_id)
+    tj.enqueue(settings, job_id)
+    # A later job on the same queue proves the late message was consumed by then.
+    tj.wait_terminal(db, tj.submit(settings, db, make_pdf(1)))
+    again = db.transaction(jobs.get_job, job_id)
+    assert again is not None and (again.attempts, again.finished_at) == (
+        first.attempts,
+        first.finished_at,
+    )
+
+
+def test_job_never_enqueued_is_picked_up_by_the_sweeper(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    job_id = tj.insert(db, make_pdf(2))  # as if Redis was down at submission
+    job = tj.wait_terminal(db, job_id, timeout=30)
+    assert job.status == jobs.SUCCEEDED

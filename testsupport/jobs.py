@@ -1,0 +1,68 @@
+"""Submitting jobs the way the API does (job row + source blob in one transaction, then the
+message), for worker tests that do not need HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from hashlib import sha256
+from typing import Any
+
+from folio_common import jobs
+from folio_common.blobs import PostgresBlobStore, source_key
+from folio_common.broker import create_broker, enqueue_job
+from folio_common.database import Database
+from folio_common.redis_client import create_redis
+from folio_common.settings import Settings
+
+
+def insert(
+    db: Database, pdf: bytes, *, engine: str = "pdfminer", owner: str = "tester", **options: Any
+) -> str:
+    """Store a job and its source like the API does, without enqueueing it."""
+    job_id = str(uuid.uuid4())
+    callback_url = options.pop("callback_url", None)
+
+    def work(conn: Any) -> None:
+        jobs.insert_job(
+            conn,
+            job_id=job_id,
+            owner=owner,
+            engine=engine,
+            options=options,
+            filename="test.pdf",
+            size_bytes=len(pdf),
+            sha256=sha256(pdf).hexdigest(),
+            callback_url=callback_url,
+            request_id=f"req-{job_id[:8]}",
+        )
+        PostgresBlobStore().put(conn, source_key(job_id), [pdf])
+
+    db.transaction(work)
+    return job_id
+
+
+def submit(settings: Settings, db: Database, pdf: bytes, **kwargs: Any) -> str:
+    job_id = insert(db, pdf, **kwargs)
+    enqueue(settings, job_id)
+    db.transaction(jobs.mark_enqueued, job_id)
+    return job_id
+
+
+def enqueue(settings: Settings, job_id: str) -> None:
+    broker = create_broker(settings, create_redis(settings))
+    enqueue_job(broker, job_id, f"req-{job_id[:8]}")
+
+
+def wait_terminal(db: Database, job_id: str, timeout: float = 60.0) -> jobs.Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = db.transaction(jobs.get_job, job_id)
+        if job is not None and job.is_terminal:
+            return job
+        time.sleep(0.1)
+    raise TimeoutError(f"job {job_id} not terminal after {timeout}s: {job}")
+
+
+def pages(db: Database, job_id: str) -> list[tuple[int, str, int]]:
+    return db.transaction(jobs.get_pages, job_id)
