@@ -12,8 +12,14 @@ def page_text(n: int) -> str:
     return f"Folio test page {n}"
 
 
-def make_pdf(pages: int = 1, *, password: str | None = None, title: str = "Folio test") -> bytes:
-    """A valid PDF with ``pages`` pages, each showing :func:`page_text`; optionally encrypted."""
+FILLER = "the quick brown fox jumps over the lazy dog while Folio reads every word"
+
+
+def make_pdf(
+    pages: int = 1, *, password: str | None = None, title: str = "Folio test", lines: int = 1
+) -> bytes:
+    """A valid PDF with ``pages`` pages, each showing :func:`page_text` first; optionally
+    ``lines - 1`` more lines of filler (dense pages make pdfminer slow enough to watch)."""
     pdf = pikepdf.new()
     font = pdf.make_indirect(
         pikepdf.Dictionary(
@@ -21,7 +27,8 @@ def make_pdf(pages: int = 1, *, password: str | None = None, title: str = "Folio
         )
     )
     for n in range(1, pages + 1):
-        content = f"BT /F1 12 Tf 72 720 Td ({page_text(n)}) Tj ET".encode()
+        body = [f"({page_text(n)}) Tj"] + [f"0 -11 Td ({FILLER} {k}) Tj" for k in range(1, lines)]
+        content = ("BT /F1 9 Tf 36 760 Td " + " ".join(body) + " ET").encode()
         page = pikepdf.Page(
             pikepdf.Dictionary(
                 Type=pikepdf.Name.Page,

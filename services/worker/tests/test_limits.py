@@ -9,7 +9,6 @@ import zlib
 from collections.abc import Callable
 
 import pikepdf
-
 from folio_common import jobs
 from folio_common.database import Database
 from folio_common.settings import Settings

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from folio_common import jobs
 from folio_common.database import Database
 from folio_common.settings import Settings
-
 from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
 from testsupport.procs import Service

@@ -1,6 +1,6 @@
-"""The job's public status document: what the API returns and webhooks deliver.
+"""What clients see of a job: the public document, never the password or internals.
 
-One function, so a webhook body and ``GET /api/v1/jobs/{id}`` can never disagree.
+One module, so ``GET /api/v1/jobs/{id}`` and the webhook body can never disagree.
 """
 
 from __future__ import annotations
@@ -8,16 +8,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .jobs import Job
+from .jobs import SUCCEEDED, Job
+
+API_PREFIX = "/api/v1"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+def job_path(job_id: str) -> str:
+    return f"{API_PREFIX}/jobs/{job_id}"
 
 
-def job_document(job: Job, base_path: str = "/api/v1") -> dict[str, Any]:
-    """The status of ``job`` as JSON-ready data (never the PDF password)."""
-    self_path = f"{base_path}/jobs/{job.id}"
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    """The job as the API shows it (``options.password`` is never included)."""
     return {
         "id": job.id,
         "status": job.status,
@@ -25,7 +30,7 @@ def job_document(job: Job, base_path: str = "/api/v1") -> dict[str, Any]:
         "filename": job.filename,
         "size_bytes": job.size_bytes,
         "sha256": job.sha256,
-        "pages": (job.options or {}).get("pages"),
+        "pages": job.options.get("pages"),
         "page_count": job.page_count,
         "progress": {"pages_done": job.pages_done, "pages_total": job.pages_total},
         "parts": {"done": job.parts_done, "total": job.parts_total},
@@ -33,10 +38,22 @@ def job_document(job: Job, base_path: str = "/api/v1") -> dict[str, Any]:
         "error": (
             {"code": job.error_code, "message": job.error_message} if job.error_code else None
         ),
-        "request_id": job.request_id,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "expires_at": _iso(job.expires_at),
-        "links": {"self": self_path, "result": f"{self_path}/result"},
+        "callback_url": job.callback_url,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "expires_at": iso(job.expires_at),
+        "purged_at": iso(job.purged_at),
+        "links": {
+            "self": job_path(job.id),
+            "result": (
+                f"{job_path(job.id)}/result"
+                if job.status == SUCCEEDED and job.purged_at is None
+                else None
+            ),
+        },
     }
+
+
+def page_document(number: int, text: str, chars: int) -> dict[str, Any]:
+    return {"number": number, "text": text, "chars": chars}

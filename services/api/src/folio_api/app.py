@@ -9,6 +9,7 @@ import falcon
 import redis
 from folio_common.blobs import BlobStore
 from folio_common.database import Database
+from folio_common.documents import API_PREFIX
 from folio_common.settings import Settings
 from folio_common.uow import RetryPolicy
 
@@ -16,7 +17,6 @@ from folio_api import errors
 from folio_api.auth import Authenticator
 from folio_api.longpoll import JobWaiter
 from folio_api.middleware import RequestContext
-from folio_api.representation import API_PREFIX
 from folio_api.resources.docs import DocsResource, OpenAPIResource
 from folio_api.resources.health import HealthResource, LiveResource
 from folio_api.resources.jobs import JobResource, JobsResource

@@ -19,6 +19,7 @@ from folio_common import broker as messages
 from folio_common import jobs, lifecycle, notify
 from folio_common.blobs import BlobStore, source_key
 from folio_common.database import Database
+from folio_common.documents import job_document, job_path
 from folio_common.errors import ErrorCode
 from folio_common.logs import get_logger
 from folio_common.settings import Settings
@@ -33,7 +34,6 @@ from folio_api.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from folio_api.representation import job_document, job_path
 from folio_api.uploads import Upload, read_upload
 
 log = get_logger("folio.api.jobs")

@@ -12,10 +12,10 @@ import uuid
 import falcon
 from folio_common import jobs
 from folio_common.database import Database
+from folio_common.documents import page_document
 from sqlalchemy import Connection
 
 from folio_api.errors import GONE, NOT_FINISHED, Problem, not_found
-from folio_api.representation import page_document
 
 #: Separates pages in the ``text/plain`` rendering (what pdftotext emits too).
 PAGE_SEPARATOR = "\f"
