@@ -60,7 +60,7 @@ def create_app(
     waiter = JobWaiter(requests_db, client, settings)
     job_route = f"{API_PREFIX}/jobs/{{job_id:uuid}}"
     app.add_route(f"{API_PREFIX}/jobs", JobsResource(settings, requests_db, broker, blobs, waiter))
-    app.add_route(job_route, JobResource(settings, requests_db, client, blobs, waiter))
+    app.add_route(job_route, JobResource(settings, requests_db, client, broker, blobs, waiter))
     app.add_route(f"{job_route}/result", ResultResource(requests_db))
     app.add_route(f"{job_route}/pages/{{number:int(min=1)}}", PageResource(requests_db))
     app.add_route(f"{API_PREFIX}/health", HealthResource(settings, db, client))

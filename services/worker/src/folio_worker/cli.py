@@ -78,10 +78,11 @@ def healthcheck(settings: Settings) -> int:
 
 
 def sweep(settings: Settings) -> int:
-    from .broker import runtime
-    from .sweeper import sweep_once
+    from folio_common.sweeper import sweep_once
 
-    report = sweep_once(runtime)
+    from .broker import runtime
+
+    report = sweep_once(runtime.sweeper())
     if report is None:
         log.info("another process is sweeping; nothing done")
     else:

@@ -15,6 +15,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 from folio_common import workers
 from folio_common.logs import bind_contextvars, clear_contextvars, get_logger
+from folio_common.sweeper import run_sweeper
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -65,14 +66,12 @@ class Liveness(Middleware):
         self._threads: list[threading.Thread] = []
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from .sweeper import run_sweeper
-
         self._stop.clear()
         self._threads = [
             threading.Thread(target=self._beat, name="folio-liveness", daemon=True),
             threading.Thread(
                 target=run_sweeper,
-                args=(self.runtime, self._stop),
+                args=(self.runtime.sweeper(), self._stop),
                 name="folio-sweeper",
                 daemon=True,
             ),

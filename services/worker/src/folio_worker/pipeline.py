@@ -15,11 +15,10 @@ from pathlib import Path
 import sqlalchemy.exc
 from folio_common import blobs, jobs
 from folio_common.blobs import read_file_chunks
-from folio_common.broker import part_message, webhook_message
+from folio_common.broker import part_message
 from folio_common.errors import ErrorCode, JobError
-from folio_common.lifecycle import end_job
+from folio_common.lifecycle import announce, end_job
 from folio_common.logs import get_logger
-from folio_common.notify import publish_done
 from folio_common.uow import RetryPolicy
 from sqlalchemy import Connection
 
@@ -121,7 +120,7 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
     finished = rt.db.transaction(record_part, rt, job.id, part.part_no, pages)
     log.info("part done", part_no=part.part_no, pages=len(pages))
     if finished is not None:
-        announce(rt, finished)
+        announce(rt.redis, rt.broker, rt.settings, finished)
 
 
 def record_part(
@@ -173,20 +172,4 @@ def fail(rt: Runtime, job_id: str, error: JobError) -> None:
         end_job, rt.blobs, rt.settings, job_id, jobs.FAILED, (error.code, error.message)
     )
     if job is not None:
-        announce(rt, job)
-
-
-def announce(rt: Runtime, job: jobs.Job) -> None:
-    """After commit: wake long-polls, queue the webhook."""
-    duration = (job.finished_at - job.created_at).total_seconds() if job.finished_at else None
-    log.info(
-        "job finished",
-        status=job.status,
-        error_code=job.error_code,
-        pages=job.pages_done,
-        attempts=job.attempts,
-        duration_s=duration,
-    )
-    publish_done(rt.redis, rt.settings, job.id, job.status)
-    if job.callback_url:
-        rt.broker.enqueue(webhook_message(job.id, job.request_id))
+        announce(rt.redis, rt.broker, rt.settings, job)

@@ -18,6 +18,7 @@ from folio_common.broker import create_broker
 from folio_common.database import Database
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
+from folio_common.sweeper import Sweeper
 
 from .sandbox import SandboxPool
 
@@ -37,6 +38,9 @@ class Runtime:
     blobs: PostgresBlobStore
     sandboxes: SandboxPool
     worker_id: str
+
+    def sweeper(self) -> Sweeper:
+        return Sweeper(self.db, self.blobs, self.redis, self.broker, self.settings)
 
 
 def build_runtime(settings: Settings) -> Runtime:

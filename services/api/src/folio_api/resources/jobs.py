@@ -16,7 +16,7 @@ import falcon
 import redis
 import sqlalchemy.exc
 from folio_common import broker as messages
-from folio_common import jobs, lifecycle, notify
+from folio_common import jobs, lifecycle
 from folio_common.blobs import BlobStore, source_key
 from folio_common.database import Database
 from folio_common.documents import job_document, job_path
@@ -185,12 +185,14 @@ class JobResource:
         settings: Settings,
         db: Database,
         client: redis.Redis,
+        broker: dramatiq.Broker,
         blobs: BlobStore,
         waiter: JobWaiter,
     ) -> None:
         self._settings = settings
         self._db = db
         self._client = client
+        self._broker = broker
         self._blobs = blobs
         self._waiter = waiter
 
@@ -210,8 +212,7 @@ class JobResource:
         if cancelled is None:
             resp.status = falcon.HTTP_204
             return
-        notify.publish_done(self._client, self._settings, cancelled.id, cancelled.status)
-        log.info("job cancelled", job_id=cancelled.id)
+        lifecycle.announce(self._client, self._broker, self._settings, cancelled)
         resp.media = job_document(cancelled)
 
     def _cancel_or_purge(self, conn: Connection, job_id: str, owner: str) -> jobs.Job | None:

@@ -1,6 +1,7 @@
 """The sweeper: what makes "nothing accepted is lost" true when messages are.
 
-Every ``SWEEP_INTERVAL_S`` each worker process tries to sweep; a transaction-scoped
+Every ``SWEEP_INTERVAL_S`` each worker process tries to sweep (``folio sweep`` runs one
+sweep by hand); a transaction-scoped
 advisory lock lets one at a time through, fleet-wide. A sweep:
 
 - enqueues ``queued`` jobs never enqueued (Redis was down at submission) or waiting
@@ -16,16 +17,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import dramatiq
 import redis
-from folio_common import jobs
-from folio_common.broker import enqueue_job
-from folio_common.errors import ErrorCode
-from folio_common.lifecycle import end_job, purge_job
-from folio_common.logs import get_logger
 from sqlalchemy import Connection
 
-from .pipeline import announce
-from .runtime import Runtime
+from . import jobs
+from .blobs import BlobStore
+from .broker import enqueue_job
+from .database import Database
+from .errors import ErrorCode
+from .lifecycle import announce, end_job, purge_job
+from .logs import get_logger
+from .settings import Settings
 
 log = get_logger("folio.sweeper")
 
@@ -47,17 +50,28 @@ class SweepReport:
         }
 
 
-def _sweep(conn: Connection, rt: Runtime) -> SweepReport | None:
+@dataclass
+class Sweeper:
+    """What a sweep needs: the database, the blob store, Redis and the broker."""
+
+    db: Database
+    blobs: BlobStore
+    redis: redis.Redis
+    broker: dramatiq.Broker
+    settings: Settings
+
+
+def _sweep(conn: Connection, sw: Sweeper) -> SweepReport | None:
     if not jobs.try_sweeper_lock(conn):
         return None
     report = SweepReport()
-    settings = rt.settings
+    settings = sw.settings
     for job in jobs.stale_jobs(conn, settings.stuck_after_s):
         if job.attempts >= settings.max_attempts:
             last = f"; last error: {job.error_message}" if job.error_message else ""
             message = f"no progress after {job.attempts} attempts{last}"
             ended = end_job(
-                conn, rt.blobs, settings, job.id, jobs.FAILED, (ErrorCode.WORKER_LOST, message)
+                conn, sw.blobs, settings, job.id, jobs.FAILED, (ErrorCode.WORKER_LOST, message)
             )
             if ended is not None:
                 report.lost.append(ended)
@@ -67,37 +81,37 @@ def _sweep(conn: Connection, rt: Runtime) -> SweepReport | None:
         (job.id, job.request_id) for job in jobs.unenqueued_jobs(conn, settings.requeue_after_s)
     ]
     for job_id in jobs.expired_jobs(conn):
-        purge_job(conn, rt.blobs, job_id)
+        purge_job(conn, sw.blobs, job_id)
         report.purged.append(job_id)
     return report
 
 
-def sweep_once(rt: Runtime) -> SweepReport | None:
+def sweep_once(sw: Sweeper) -> SweepReport | None:
     """One sweep; None when another process holds the sweeper's lock."""
-    report = rt.db.transaction(_sweep, rt)
+    report: SweepReport | None = sw.db.transaction(_sweep, sw)
     if report is None:
         return None
     for job in report.lost:
-        announce(rt, job)
+        announce(sw.redis, sw.broker, sw.settings, job)
     for job_id, request_id in report.enqueue:
         try:
-            enqueue_job(rt.broker, job_id, request_id)
+            enqueue_job(sw.broker, job_id, request_id)
         except redis.RedisError as exc:
             log.warning(
                 "redis unavailable; will enqueue on the next sweep", error=type(exc).__name__
             )
             break
-        rt.db.transaction(jobs.mark_enqueued, job_id)
+        sw.db.transaction(jobs.mark_enqueued, job_id)
         report.enqueued += 1
     if report.enqueued or report.recovered or report.lost or report.purged:
         log.info("sweep done", **report.as_dict())
     return report
 
 
-def run_sweeper(rt: Runtime, stop: threading.Event) -> None:
+def run_sweeper(sw: Sweeper, stop: threading.Event) -> None:
     """The sweeper thread's loop; an error skips one sweep, never stops the loop."""
-    while not stop.wait(rt.settings.sweep_interval_s):
+    while not stop.wait(sw.settings.sweep_interval_s):
         try:
-            sweep_once(rt)
+            sweep_once(sw)
         except Exception:
             log.exception("sweep failed; trying again next interval")
