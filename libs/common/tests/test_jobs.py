@@ -10,7 +10,7 @@ from folio_common import jobs
 from folio_common.blobs import PostgresBlobStore, part_key, source_key
 from folio_common.database import Database
 from folio_common.errors import ErrorCode
-from folio_common.lifecycle import end_job
+from folio_common.lifecycle import end_job, purge_job
 from folio_common.settings import Settings
 from sqlalchemy import Connection, text
 
@@ -259,3 +259,42 @@ def test_count_by_status_reports_every_status(db: Database) -> None:
         "failed": 0,
         "cancelled": 0,
     }
+
+
+def test_heartbeat_of_no_jobs_is_empty(db: Database) -> None:
+    assert db.transaction(jobs.heartbeat, []) == {}
+
+
+def test_sweeper_finds_unenqueued_and_stale_jobs_and_requeues(db: Database) -> None:
+    waiting = _new_job(db).id
+    enqueued = _new_job(db).id
+    db.transaction(jobs.mark_enqueued, enqueued)
+    assert [j.id for j in db.transaction(jobs.unenqueued_jobs, 60)] == [waiting]
+
+    running = _new_job(db).id
+    _claim(db, running)
+    assert db.transaction(jobs.stale_jobs, 60) == []
+    time.sleep(0.05)
+    assert [j.id for j in db.transaction(jobs.stale_jobs, 0.01)] == [running]
+    assert db.transaction(jobs.requeue_job, running) is True
+    requeued = _get(db, running)
+    assert (requeued.status, requeued.enqueued_at) == ("queued", None)
+    assert db.transaction(jobs.requeue_job, running) is False
+
+
+def test_purge_removes_an_expired_jobs_results_but_keeps_its_row(db: Database) -> None:
+    job_id = _job_with_blobs(db)
+    db.transaction(
+        jobs.plan_job, job_id, page_count=1, metadata={}, parts=[([1], part_key(job_id, 0))]
+    )
+    db.transaction(jobs.record_part, job_id, 0, [(1, "text")])
+    db.transaction(jobs.finish_job, job_id, jobs.SUCCEEDED, ttl_hours=0)
+    time.sleep(0.01)
+    assert job_id in db.transaction(jobs.expired_jobs)
+
+    db.transaction(purge_job, store, job_id)
+    assert db.transaction(jobs.get_pages, job_id) == []
+    assert db.transaction(jobs.get_parts, job_id) == []
+    assert _blob_keys(db, job_id) == []
+    assert _get(db, job_id).purged_at is not None
+    assert job_id not in db.transaction(jobs.expired_jobs)

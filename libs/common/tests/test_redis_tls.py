@@ -156,6 +156,7 @@ def test_wrong_ca_fails_the_probe_cleanly(env: dict[str, str], tls_redis: TlsRed
     assert "certificate" in result.reason.lower() or "ssl" in result.reason.lower()
 
 
+@pytest.mark.slow  # the handshake hangs: the probe answers at its 3 s deadline
 def test_rediss_against_a_plain_tcp_server_fails_cleanly(env: dict[str, str]) -> None:
     plain = env["REDIS_URL"]
     assert plain.startswith("redis://")

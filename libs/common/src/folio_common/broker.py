@@ -30,13 +30,18 @@ DELIVER_WEBHOOK = "deliver_webhook"
 MAINTENANCE_CHANCE = 20_000
 
 
+def broker_namespace(settings: Settings) -> str:
+    """Prefix of Dramatiq's Redis keys: queue ``q`` is the list ``<namespace>:q``."""
+    return f"{settings.redis_namespace}-dramatiq"
+
+
 def create_broker(
     settings: Settings, client: redis.Redis, middleware: list[Middleware] | None = None
 ) -> RedisBroker:
     """A RedisBroker sharing ``client``'s connection pool (and so its TLS settings)."""
     return RedisBroker(  # type: ignore[no-untyped-call]
         client=client,
-        namespace=f"{settings.redis_namespace}-dramatiq",
+        namespace=broker_namespace(settings),
         middleware=middleware,
         heartbeat_timeout=settings.broker_heartbeat_timeout_s * 1000,
         maintenance_chance=MAINTENANCE_CHANCE,

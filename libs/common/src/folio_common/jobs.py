@@ -266,8 +266,56 @@ def get_parts(conn: Connection, job_id: str, *, pending_only: bool = False) -> l
     return [Part(str(r.job_id), r.part_no, list(r.pages), r.blob_key, r.done) for r in rows]
 
 
-def get_part(conn: Connection, job_id: str, part_no: int) -> Part | None:
-    return next((p for p in get_parts(conn, job_id) if p.part_no == part_no), None)
+def claim_part(
+    conn: Connection, job_id: str, part_no: int, stale_after_s: float
+) -> tuple[Part, int] | None:
+    """Claim a pending part of a processing job: (part, its attempt number), or None.
+
+    None when the part is done, the job is not processing, or another worker is running
+    the part (its claim is fresher than ``stale_after_s``): duplicates cost one statement.
+    """
+    row = conn.execute(
+        text(
+            """UPDATE job_parts p SET attempts = p.attempts + 1, claimed_at = now()
+               FROM jobs j
+               WHERE p.job_id = :id AND p.part_no = :part_no AND p.done_at IS NULL
+                 AND j.id = p.job_id AND j.status = 'processing'
+                 AND (p.claimed_at IS NULL
+                      OR p.claimed_at < now() - make_interval(secs => :stale_s))
+               RETURNING p.job_id, p.part_no, p.pages, p.blob_key, p.attempts"""
+        ),
+        {"id": job_id, "part_no": part_no, "stale_s": stale_after_s},
+    ).first()
+    if row is None:
+        return None
+    return Part(str(row.job_id), row.part_no, list(row.pages), row.blob_key, False), row.attempts
+
+
+def touch_part(conn: Connection, job_id: str, part_no: int) -> None:
+    """The running part's heartbeat (see :func:`claim_part`)."""
+    conn.execute(
+        text(
+            """UPDATE job_parts SET claimed_at = now()
+               WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
+        ),
+        {"id": job_id, "part_no": part_no},
+    )
+
+
+def release_part(conn: Connection, job_id: str, part_no: int) -> None:
+    """Drop a part's claim after a transient failure, so its retried message can run it."""
+    conn.execute(
+        text(
+            """UPDATE job_parts SET claimed_at = NULL
+               WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
+        ),
+        {"id": job_id, "part_no": part_no},
+    )
+
+
+def touch_job(conn: Connection, job_id: str) -> None:
+    """Reset a job's heartbeat after the sweeper re-sent its parts."""
+    conn.execute(text("UPDATE jobs SET heartbeat_at = now() WHERE id = :id"), {"id": job_id})
 
 
 def record_part(
@@ -487,3 +535,100 @@ def try_sweeper_lock(conn: Connection) -> bool:
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEPER_LOCK_KEY}
         ).scalar()
     )
+
+
+# Operators' queries: metrics, ``folio stuck``, ``folio requeue`` ------------------------
+
+
+def failures_by_code(conn: Connection) -> dict[str, int]:
+    """Failed jobs (still in the table) per error code."""
+    rows = conn.execute(
+        text(
+            """SELECT coalesce(error_code, 'internal') AS code, count(*) AS n FROM jobs
+               WHERE status = 'failed' GROUP BY 1"""
+        )
+    )
+    return {r.code: r.n for r in rows}
+
+
+def oldest_queued_age_s(conn: Connection) -> float:
+    """Seconds the oldest ``queued`` job has waited since it was submitted (0: none queued)."""
+    age = conn.execute(
+        text(
+            """SELECT extract(epoch FROM now() - min(created_at)) FROM jobs
+               WHERE status = 'queued'"""
+        )
+    ).scalar()
+    return float(age or 0.0)
+
+
+def stuck_jobs(conn: Connection, stuck_after_s: float, limit: int = 100) -> list[Job]:
+    """Processing jobs whose heartbeat is older than ``stuck_after_s``, oldest first.
+
+    Unlike :func:`stale_jobs` it locks nothing: it is for looking, not for recovering.
+    """
+    return [
+        Job.from_row(row)
+        for row in conn.execute(
+            text(
+                f"""SELECT {JOB_COLUMNS} FROM jobs
+                    WHERE status = 'processing'
+                      AND heartbeat_at < now() - make_interval(secs => :s)
+                    ORDER BY heartbeat_at LIMIT :limit"""
+            ),
+            {"s": stuck_after_s, "limit": limit},
+        )
+    ]
+
+
+def count_stuck(conn: Connection, stuck_after_s: float) -> int:
+    return int(
+        conn.execute(
+            text(
+                """SELECT count(*) FROM jobs WHERE status = 'processing'
+                   AND heartbeat_at < now() - make_interval(secs => :s)"""
+            ),
+            {"s": stuck_after_s},
+        ).scalar_one()
+    )
+
+
+def failed_since(conn: Connection, since_s: float, limit: int = 1000) -> list[Job]:
+    """Jobs that failed within the last ``since_s`` seconds, oldest first."""
+    return [
+        Job.from_row(row)
+        for row in conn.execute(
+            text(
+                f"""SELECT {JOB_COLUMNS} FROM jobs
+                    WHERE status = 'failed'
+                      AND finished_at >= now() - make_interval(secs => :s)
+                    ORDER BY finished_at LIMIT :limit"""
+            ),
+            {"s": since_s, "limit": limit},
+        )
+    ]
+
+
+def reset_failed_job(conn: Connection, job_id: str) -> Job | None:
+    """failed → queued as if new: attempts 0, error cleared, progress and parts dropped.
+
+    None when the job is not ``failed`` (or its results were purged). The caller checks
+    that the source blob still exists and enqueues the job after the commit.
+    """
+    job = _one(
+        conn,
+        f"""
+        UPDATE jobs SET status = 'queued', attempts = 0, error_code = NULL,
+               error_message = NULL, pages_done = 0, pages_total = NULL, parts_done = 0,
+               parts_total = NULL, started_at = NULL, finished_at = NULL,
+               heartbeat_at = NULL, enqueued_at = NULL, expires_at = NULL,
+               updated_at = now()
+        WHERE id = :id AND status = 'failed' AND purged_at IS NULL
+        RETURNING {JOB_COLUMNS}
+        """,
+        id=job_id,
+    )
+    if job is not None:
+        conn.execute(text("DELETE FROM job_pages WHERE job_id = :id"), {"id": job_id})
+        conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    return job

@@ -38,7 +38,9 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "blobs": ("key", "seq", "data", "created_at"),
     "job_pages": ("job_id", "page_no", "text", "chars"),
-    "job_parts": ("job_id", "part_no", "pages", "blob_key", "done_at"),
+    "job_parts": (
+        "job_id", "part_no", "pages", "blob_key", "attempts", "claimed_at", "done_at",
+    ),
     "webhook_deliveries": (
         "id", "job_id", "webhook_id", "attempt", "status_code", "error", "delivered",
         "created_at",

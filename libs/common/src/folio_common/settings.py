@@ -105,6 +105,13 @@ def _parse_api_keys(raw: str) -> dict[str, str]:
     return keys
 
 
+def _parse_token(raw: str) -> str:
+    value = raw.strip()
+    if value and len(value) < 16:
+        raise ValueError("expected at least 16 characters (or empty)")
+    return value
+
+
 def _default_cpus() -> int:
     """CPUs this process may use: the cgroup quota when there is one, not the host's count."""
     try:
@@ -244,6 +251,13 @@ class Settings:
     max_wait_s: int = setting(
         "MAX_WAIT_S", _parse_int, 60, "longest `Prefer: wait=N` the API honours"
     )
+    metrics_token: str = setting(
+        "METRICS_TOKEN",
+        _parse_token,
+        "",
+        "bearer token (≥ 16 characters) that may read `/api/v1/metrics` besides any API key",
+        secret=True,
+    )
     # Worker
     worker_processes: int = setting(
         "WORKER_PROCESSES", _parse_int, _default_cpus, "Dramatiq processes (default: CPU quota)"
@@ -381,7 +395,7 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """The secret values in force, for the log redactor."""
-        found = [self.webhook_secret, *self.api_keys]
+        found = [self.webhook_secret, self.metrics_token, *self.api_keys]
         for raw in (self.database_url, self.redis_url):
             password = make_url(raw).password if "://" in raw else None
             found.append(password or "")

@@ -6,9 +6,12 @@ advisory lock lets one at a time through, fleet-wide. A sweep:
 
 - enqueues ``queued`` jobs never enqueued (Redis was down at submission) or waiting
   longer than ``REQUEUE_AFTER_S`` (their message was lost with a Redis restart);
-- recovers ``processing`` jobs whose heartbeat is older than ``STUCK_AFTER_S`` (their
-  worker died): back to ``queued`` and enqueued, or ``failed: worker_lost`` once they
-  used ``MAX_ATTEMPTS``;
+- recovers ``processing`` jobs whose heartbeat is older than ``STUCK_AFTER_S``: a job
+  split into parts gets its unfinished parts sent again (a part that is still queued or
+  running skips the duplicate, and a part that keeps losing its worker fails the job
+  after ``MAX_ATTEMPTS``); any other job — its worker died while planning or extracting
+  it — goes back to ``queued`` and is enqueued, or ``failed: worker_lost`` once it used
+  ``MAX_ATTEMPTS``. Waiting behind a backlog therefore never costs a job an attempt;
 - purges results and blobs of jobs past their ``expires_at``.
 """
 
@@ -23,7 +26,7 @@ from sqlalchemy import Connection
 
 from . import jobs
 from .blobs import BlobStore
-from .broker import enqueue_job
+from .broker import enqueue_job, part_message
 from .database import Database
 from .errors import ErrorCode
 from .lifecycle import announce, end_job, purge_job
@@ -36,6 +39,7 @@ log = get_logger("folio.sweeper")
 @dataclass
 class SweepReport:
     enqueue: list[tuple[str, str | None]] = field(default_factory=list)
+    parts: list[tuple[str, int, str | None]] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     lost: list[jobs.Job] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
@@ -45,6 +49,7 @@ class SweepReport:
         return {
             "enqueued": self.enqueued,
             "recovered": len(self.recovered),
+            "parts_resent": len(self.parts),
             "worker_lost": len(self.lost),
             "purged": len(self.purged),
         }
@@ -67,7 +72,12 @@ def _sweep(conn: Connection, sw: Sweeper) -> SweepReport | None:
     report = SweepReport()
     settings = sw.settings
     for job in jobs.stale_jobs(conn, settings.stuck_after_s):
-        if job.attempts >= settings.max_attempts:
+        pending = jobs.get_parts(conn, job.id, pending_only=True) if job.parts_total else []
+        split = [part for part in pending if part.blob_key is not None]
+        if split:
+            jobs.touch_job(conn, job.id)
+            report.parts += [(job.id, part.part_no, job.request_id) for part in split]
+        elif job.attempts >= settings.max_attempts:
             last = f"; last error: {job.error_message}" if job.error_message else ""
             message = f"no progress after {job.attempts} attempts{last}"
             ended = end_job(
@@ -93,17 +103,16 @@ def sweep_once(sw: Sweeper) -> SweepReport | None:
         return None
     for job in report.lost:
         announce(sw.redis, sw.broker, sw.settings, job)
-    for job_id, request_id in report.enqueue:
-        try:
+    try:
+        for job_id, part_no, request_id in report.parts:
+            sw.broker.enqueue(part_message(job_id, part_no, request_id))
+        for job_id, request_id in report.enqueue:
             enqueue_job(sw.broker, job_id, request_id)
-        except redis.RedisError as exc:
-            log.warning(
-                "redis unavailable; will enqueue on the next sweep", error=type(exc).__name__
-            )
-            break
-        sw.db.transaction(jobs.mark_enqueued, job_id)
-        report.enqueued += 1
-    if report.enqueued or report.recovered or report.lost or report.purged:
+            sw.db.transaction(jobs.mark_enqueued, job_id)
+            report.enqueued += 1
+    except redis.RedisError as exc:
+        log.warning("redis unavailable; the next sweep tries again", error=type(exc).__name__)
+    if report.enqueued or report.recovered or report.parts or report.lost or report.purged:
         log.info("sweep done", **report.as_dict())
     return report
 

@@ -16,11 +16,14 @@ from folio_common.uow import RetryPolicy
 from folio_api import errors
 from folio_api.auth import Authenticator
 from folio_api.longpoll import JobWaiter
+from folio_api.metrics import HttpMetrics
 from folio_api.middleware import RequestContext
 from folio_api.resources.docs import DocsResource, OpenAPIResource
 from folio_api.resources.health import HealthResource, LiveResource
 from folio_api.resources.jobs import JobResource, JobsResource
+from folio_api.resources.metrics import MetricsResource, StatsResource
 from folio_api.resources.results import PageResource, ResultResource
+from folio_api.resources.status import StatusPageResource
 from folio_api.uploads import multipart_handler
 
 #: Tries of a request's unit of work: one retry at most, so a request fails fast with a
@@ -50,7 +53,8 @@ def create_app(
       broker: where job messages are enqueued (Dramatiq over ``client``).
       blobs: where uploads are stored.
     """
-    middleware: list[Any] = [RequestContext(), Authenticator(settings)]
+    authenticator = Authenticator(settings)
+    middleware: list[Any] = [HttpMetrics(), RequestContext(), authenticator]
     app = falcon.App(middleware=middleware)
     app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart_handler()
     app.req_options.strip_url_path_trailing_slash = True
@@ -67,4 +71,9 @@ def create_app(
     app.add_route(f"{API_PREFIX}/health/live", LiveResource())
     app.add_route(f"{API_PREFIX}/openapi.json", OpenAPIResource())
     app.add_route(f"{API_PREFIX}/docs", DocsResource())
+    app.add_route(
+        f"{API_PREFIX}/metrics", MetricsResource(settings, requests_db, client, authenticator.keys)
+    )
+    app.add_route(f"{API_PREFIX}/stats", StatsResource(settings, requests_db, client))
+    app.add_route("/", StatusPageResource())
     return app

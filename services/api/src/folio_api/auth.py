@@ -58,6 +58,11 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self._keys = configured_keys(settings)
 
+    @property
+    def keys(self) -> dict[str, str]:
+        """{key: owner} in force (for resources that check credentials themselves)."""
+        return dict(self._keys)
+
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:

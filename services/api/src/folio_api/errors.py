@@ -155,9 +155,23 @@ def handle_unexpected(
     raise Problem(falcon.HTTP_500, INTERNAL, "an unexpected error occurred; it was logged")
 
 
+def handle_client_timeout(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+) -> None:
+    """The client stopped sending its body (slow-loris or a dead link): 408, connection closed."""
+    log.warning("client too slow, answering 408", path=req.path, error=type(ex).__name__)
+    raise Problem(
+        falcon.HTTP_408,
+        VALIDATION_ERROR,
+        "the request body did not arrive in time",
+        headers={"Connection": "close"},
+    )
+
+
 def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     """Register the serializer and the handlers on ``app`` (most general first)."""
     app.set_error_serializer(serialize_problem)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(sqlalchemy.exc.TimeoutError, handle_database_error)
     app.add_error_handler(sqlalchemy.exc.DBAPIError, handle_database_error)
+    app.add_error_handler(TimeoutError, handle_client_timeout)

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 from typing import Any
 
 from folio_common.logs import logging_config
 from folio_common.settings import load_settings
 
 _settings = load_settings()
+
+#: prometheus-client's multiprocess mode: every gunicorn worker writes its metrics to
+#: files here and /api/v1/metrics sums them. Set before the workers fork (they inherit
+#: it); a fresh directory per start unless the operator names one.
+_METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_metrics_dir_created = not os.environ.get(_METRICS_DIR_ENV)
+if _metrics_dir_created:
+    os.environ[_METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="folio-metrics-")
 
 
 def _bind(port: int) -> list[str]:
@@ -57,6 +67,27 @@ worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 logconfig_dict = _logconfig()
 accesslog = None
 proc_name = "folio-api"
+
+
+def on_starting(server: Any) -> None:
+    """A named metrics directory may hold the files of a previous run: start from zero."""
+    directory = os.environ[_METRICS_DIR_ENV]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: drop its live gauges (pool figures) from the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _metrics_dir_created:
+        shutil.rmtree(os.environ[_METRICS_DIR_ENV], ignore_errors=True)
 
 
 def when_ready(server: Any) -> None:

@@ -19,6 +19,11 @@ from folio_common.logs import bind_contextvars, clear_contextvars, get_logger
 log = get_logger("folio.api.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: Seconds one read from (or write to) the client's socket may block. gunicorn's gthread
+#: workers read request bodies with no timeout at all, so without it a slow-loris body
+#: (a byte every few seconds) would hold a request thread forever; the read then raises
+#: ``TimeoutError``, which :mod:`folio_api.errors` answers with 408.
+SOCKET_TIMEOUT_S = 30.0
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -34,6 +39,10 @@ class RequestContext:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
+        # gthread resets the socket to blocking before each request: bound it again.
+        sock = req.env.get("gunicorn.socket")
+        if sock is not None and hasattr(sock, "settimeout"):
+            sock.settimeout(SOCKET_TIMEOUT_S)
         req.context.request_id = request_id_from(req.get_header(REQUEST_ID_HEADER))
         # Threads are reused: drop whatever the previous request on this thread bound.
         clear_contextvars()

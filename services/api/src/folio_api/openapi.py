@@ -224,6 +224,52 @@ SCHEMAS: Doc = {
         },
         "additionalProperties": True,
     },
+    "Stats": {
+        "type": "object",
+        "required": ["jobs", "failures", "stuck", "oldest_queued_s", "queues", "workers"],
+        "properties": {
+            "jobs": _nullable(
+                {
+                    "type": "object",
+                    "description": "jobs per status",
+                    "additionalProperties": {"type": "integer"},
+                }
+            ),
+            "failures": _nullable(
+                {
+                    "type": "object",
+                    "description": "failed jobs per error code",
+                    "additionalProperties": {"type": "integer"},
+                }
+            ),
+            "stuck": _nullable(
+                {"type": "integer", "description": "processing, heartbeat older than STUCK_AFTER_S"}
+            ),
+            "oldest_queued_s": _nullable(
+                {"type": "number", "description": "wait of the oldest queued job (0: none)"}
+            ),
+            "queues": _nullable(
+                {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "ready": {"type": "integer"},
+                            "delayed": {"type": "integer"},
+                            "in_flight": {"type": "integer"},
+                        },
+                    },
+                }
+            ),
+            "workers": {
+                "type": "object",
+                "properties": {
+                    "alive": _nullable({"type": "integer"}),
+                    "pages_per_s": _nullable({"type": "number"}),
+                },
+            },
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "checks"],
@@ -326,6 +372,7 @@ SUBMIT: Doc = {
             {"Location": LOCATION, "Preference-Applied": PREFERENCE_APPLIED},
         ),
         "400": _problem("Malformed multipart body, or no `file` part (`validation_error`)"),
+        "408": _problem("The body stopped arriving for 30 s (`validation_error`)"),
         "409": _problem("Idempotency-Key already used for another file or options (`conflict`)"),
         "413": _problem("The file exceeds MAX_UPLOAD_MB (`file_too_large`)"),
         "415": _problem("Not a PDF, or an unsupported Content-Type (`unsupported_media_type`)"),
@@ -475,6 +522,50 @@ DOCS: Doc = {
     },
 }
 
+METRICS: Doc = {
+    "operationId": "metrics",
+    "summary": "Prometheus metrics: requests, pool, jobs, queues, workers",
+    "description": (
+        "Prometheus text exposition format 0.0.4. Open to any API key, or to the "
+        "`METRICS_TOKEN` (a scraper's token that is no tenant's key), sent as "
+        "`Authorization: Bearer <token>`. HTTP and pool figures are summed over the "
+        "replica's gunicorn processes (pool gauges also per `pid`); job, queue and worker "
+        "figures are read from PostgreSQL and Redis at each scrape "
+        "(`folio_metrics_source_up` says whether each answered). See docs/operations.md."
+    ),
+    "security": [{"bearer": []}],
+    "responses": {
+        "200": {
+            "description": "The metrics",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        "401": COMMON_PROBLEMS["401"],
+        **OPEN_PROBLEMS,
+    },
+}
+
+STATS: Doc = {
+    "operationId": "stats",
+    "summary": "The fleet at a glance: jobs per status, stuck jobs, queues, workers",
+    "description": (
+        "Counts over every tenant's jobs (no job details). A member is `null` when its "
+        "source (PostgreSQL or Redis) did not answer."
+    ),
+    "parameters": [X_REQUEST_ID],
+    "responses": {"200": _json("The figures", _ref("Stats")), **COMMON_PROBLEMS},
+}
+
+STATUS_PAGE: Doc = {
+    "operationId": "statusPage",
+    "summary": "Status page: upload a PDF, watch it, read its text, see the fleet",
+    "description": "Self-contained HTML; it asks for an API key and sends it on every call",
+    "security": [],
+    "responses": {
+        "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+        **OPEN_PROBLEMS,
+    },
+}
+
 
 def document() -> Doc:
     """The whole OpenAPI document."""
@@ -502,6 +593,9 @@ def document() -> Doc:
             "/api/v1/health/live": {"get": LIVE},
             "/api/v1/openapi.json": {"get": OPENAPI},
             "/api/v1/docs": {"get": DOCS},
+            "/api/v1/metrics": {"get": METRICS},
+            "/api/v1/stats": {"get": STATS},
+            "/": {"get": STATUS_PAGE},
         },
         "components": {
             "securitySchemes": {

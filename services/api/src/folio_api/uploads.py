@@ -171,6 +171,9 @@ def _valid_callback(value: str) -> bool:
 
 def parse_options(fields: Mapping[str, str], settings: Settings) -> Options:
     """Validate the options; a bad one is 422 naming its ``field``."""
+    for name, value in fields.items():
+        if "\x00" in value:  # PostgreSQL text and jsonb cannot hold NUL
+            raise validation_error(name, f"{name} must not contain NUL characters")
     engine = fields.get("engine") or settings.default_engine
     if engine not in ENGINES:
         raise validation_error("engine", f"engine must be one of {', '.join(ENGINES)}")
@@ -189,8 +192,10 @@ def clean_filename(name: str | None) -> str | None:
     """The last path component, trimmed; only ever echoed back, never used as a path."""
     if not name:
         return None
-    base = os.path.basename(name.replace("\\", "/")).strip()
-    return base[:MAX_FILENAME] or None
+    # Control characters (NUL, CR/LF, ESC…) have no place in a name that is echoed back.
+    printable = "".join(c if c.isprintable() else "_" for c in name)
+    base = os.path.basename(printable.replace("\\", "/")).strip()
+    return base[:MAX_FILENAME] if base not in ("", ".", "..") else None
 
 
 def multipart_handler() -> falcon.media.MultipartFormHandler:
@@ -246,6 +251,10 @@ def read_raw(req: falcon.Request, settings: Settings) -> Upload:
     fields = {name: req.get_param(name) or "" for name in OPTION_FIELDS}
     options = parse_options(fields, settings)
     spooled, size, sha256 = spool(req.bounded_stream.read, settings.max_upload_bytes)
+    if req.content_length is not None and size != req.content_length:
+        # The client closed its side early: a truncated upload is not the client's file.
+        spooled.close()
+        raise _bad_request(f"the body ended after {size} of {req.content_length} bytes")
     return Upload(spooled, size, sha256, clean_filename(req.get_param("filename")), options)
 
 

@@ -17,6 +17,7 @@ from folio_common.redis_client import create_redis
 from folio_common.settings import Settings, load_settings
 
 from folio_api.app import create_app
+from folio_api.metrics import InstrumentedQueuePool
 
 
 def build_app(settings: Settings) -> falcon.App[falcon.Request, falcon.Response]:
@@ -26,7 +27,10 @@ def build_app(settings: Settings) -> falcon.App[falcon.Request, falcon.Response]
     # own would duplicate it. (configure_logging re-applied the shared levels.)
     logging.getLogger("gunicorn.access").setLevel(logging.WARNING)
     register_secrets(settings.secrets())
-    db = Database.from_settings(settings, application_name="folio-api")
+    # The instrumented pool times checkouts and keeps the pool gauges of /metrics current.
+    db = Database.from_settings(
+        settings, application_name="folio-api", poolclass=InstrumentedQueuePool
+    )
     client = create_redis(settings)
     return create_app(settings, db, client, create_broker(settings, client), PostgresBlobStore())
 

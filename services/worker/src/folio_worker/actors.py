@@ -42,12 +42,12 @@ class WebhookFailed(Exception):
 
 
 def _noting_errors(
-    work: Callable[..., None], job_id: str, *args: Any, release: bool = False
+    work: Callable[..., None], job_id: str, *args: Any, release: Callable[..., None]
 ) -> None:
-    """Run ``work``; on a transient failure keep its reason on the job (and with
-    ``release``, hand the job back to ``queued`` so the retried message can claim it),
-    then re-raise so Dramatiq retries the message with backoff. If the database is what
-    failed, the sweeper does the same once the job's heartbeat is stale."""
+    """Run ``work``; on a transient failure keep its reason on the job and ``release``
+    what the message had claimed (so its retry can claim it again), then re-raise so
+    Dramatiq retries the message with backoff. If the database is what failed, the
+    sweeper recovers the job once its heartbeat is stale."""
     try:
         work(rt, job_id, *args)
     except Exception as exc:
@@ -55,8 +55,7 @@ def _noting_errors(
 
         def keep(conn: Connection) -> None:
             jobs.note_error(conn, job_id, reason)
-            if release:
-                jobs.release_job(conn, job_id)
+            release(conn, job_id, *args)
 
         try:
             rt.db.transaction(keep, policy=RetryPolicy(max_tries=1))
@@ -67,14 +66,14 @@ def _noting_errors(
 
 @dramatiq.actor(actor_name=PROCESS_JOB, queue_name=JOBS_QUEUE, priority=0, time_limit=_JOB_LIMIT_MS)
 def process_job(job_id: str) -> None:
-    _noting_errors(pipeline.process_job, job_id, release=True)
+    _noting_errors(pipeline.process_job, job_id, release=jobs.release_job)
 
 
 @dramatiq.actor(
     actor_name=PROCESS_PART, queue_name=PARTS_QUEUE, priority=10, time_limit=_PART_LIMIT_MS
 )
 def process_part(job_id: str, part_no: int) -> None:
-    _noting_errors(pipeline.process_part, job_id, part_no)
+    _noting_errors(pipeline.process_part, job_id, part_no, release=jobs.release_part)
 
 
 @dramatiq.actor(

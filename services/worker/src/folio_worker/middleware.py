@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import redis
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
-from folio_common import workers
+from folio_common import worker_stats, workers
 from folio_common.logs import bind_contextvars, clear_contextvars, get_logger
 from folio_common.sweeper import run_sweeper
 
@@ -24,6 +25,8 @@ log = get_logger("folio.worker")
 
 #: Seconds between liveness beats in Redis (well inside workers.ALIVE_WINDOW_S).
 BEAT_INTERVAL_S = 10.0
+#: Seconds between checks for new stats to publish (a finished job shows within this).
+STATS_TICK_S = 1.0
 
 
 class LogContext(Middleware):
@@ -95,13 +98,20 @@ class Liveness(Middleware):
         self.runtime.sandboxes.close()
         with contextlib.suppress(redis.RedisError):
             workers.forget(self.runtime.redis, self.runtime.settings, self.runtime.worker_id)
+            worker_stats.forget(self.runtime.redis, self.runtime.settings, self.runtime.worker_id)
         log.info("worker stopped", worker_id=self.runtime.worker_id)
 
     def _beat(self) -> None:
+        """Beat every BEAT_INTERVAL_S with this process's stats, and at once after a
+        part or job finished, so the metrics follow the work within a second."""
         rt = self.runtime
+        last = float("-inf")
         while not self._stop.is_set():
-            try:
-                workers.beat(rt.redis, rt.settings, rt.worker_id)
-            except redis.RedisError as exc:
-                log.warning("liveness beat failed", error=type(exc).__name__)
-            self._stop.wait(BEAT_INTERVAL_S)
+            if rt.stats.take_changed() or time.monotonic() - last >= BEAT_INTERVAL_S:
+                last = time.monotonic()
+                try:
+                    workers.beat(rt.redis, rt.settings, rt.worker_id)
+                    worker_stats.publish(rt.redis, rt.settings, rt.worker_id, rt.stats.snapshot())
+                except redis.RedisError as exc:
+                    log.warning("liveness beat failed", error=type(exc).__name__)
+            self._stop.wait(STATS_TICK_S)

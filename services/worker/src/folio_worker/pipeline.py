@@ -62,7 +62,7 @@ def process_job(rt: Runtime, job_id: str) -> None:
                         "part_pages": rt.settings.part_pages,
                         "out_dir": tmp,
                     },
-                    on_tick=lambda: still_running(rt, job_id),
+                    on_tick=lambda: still_running(rt, job_id, None),
                     tick_s=rt.settings.heartbeat_interval_s,
                 )
                 rt.db.transaction(store_plan, rt, job_id, plan)
@@ -81,14 +81,18 @@ def process_job(rt: Runtime, job_id: str) -> None:
 
 
 def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
-    """One page range of a large document."""
-    job = rt.db.transaction(jobs.get_job, job_id)
-    if job is None or job.status != jobs.PROCESSING:
-        log.info("job not processing; part ignored", part_no=part_no)
+    """One page range of a large document, claimed so that duplicates skip it."""
+    claimed = rt.db.transaction(jobs.claim_part, job_id, part_no, rt.settings.stuck_after_s)
+    if claimed is None:
+        log.info("part done, running elsewhere, or job not processing; ignored", part_no=part_no)
         return
-    part = rt.db.transaction(jobs.get_part, job_id, part_no)
-    if part is None or part.done or part.blob_key is None:
-        log.info("part already done; message ignored", part_no=part_no)
+    part, attempt = claimed
+    if attempt > rt.settings.max_attempts:
+        message = f"part {part_no} lost its worker {attempt - 1} times"
+        fail(rt, job_id, JobError(ErrorCode.WORKER_LOST, message))
+        return
+    job = rt.db.transaction(jobs.get_job, job_id)
+    if job is None or part.blob_key is None:
         return
     try:
         with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
@@ -114,12 +118,14 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
             "pages": part.pages,
             "indexes": list(range(len(part.pages))) if split_off else [n - 1 for n in part.pages],
         },
-        on_tick=lambda: still_running(rt, job.id),
+        on_tick=lambda: still_running(rt, job.id, part.part_no),
         tick_s=rt.settings.heartbeat_interval_s,
     )
     finished = rt.db.transaction(record_part, rt, job.id, part.part_no, pages)
     log.info("part done", part_no=part.part_no, pages=len(pages))
+    rt.stats.part_done(job.engine, len(pages))
     if finished is not None:
+        rt.stats.job_done(finished)
         announce(rt.redis, rt.broker, rt.settings, finished)
 
 
@@ -157,10 +163,16 @@ def download(rt: Runtime, key: str, path: Path) -> None:
     rt.db.transaction(write)
 
 
-def still_running(rt: Runtime, job_id: str) -> bool:
-    """Heartbeat; False when the job was cancelled (or ended) meanwhile."""
+def still_running(rt: Runtime, job_id: str, part_no: int | None) -> bool:
+    """Heartbeat of the job (and the running part); False when the job was cancelled."""
+
+    def beat(conn: Connection) -> dict[str, str]:
+        if part_no is not None:
+            jobs.touch_part(conn, job_id, part_no)
+        return jobs.heartbeat(conn, [job_id])
+
     try:
-        statuses = rt.db.transaction(jobs.heartbeat, [job_id], policy=HEARTBEAT_POLICY)
+        statuses = rt.db.transaction(beat, policy=HEARTBEAT_POLICY)
     except (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError) as exc:
         log.warning("heartbeat failed; extraction goes on", error=type(exc).__name__)
         return True
@@ -172,4 +184,5 @@ def fail(rt: Runtime, job_id: str, error: JobError) -> None:
         end_job, rt.blobs, rt.settings, job_id, jobs.FAILED, (error.code, error.message)
     )
     if job is not None:
+        rt.stats.job_done(job)
         announce(rt.redis, rt.broker, rt.settings, job)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from dramatiq.brokers.redis import RedisBroker
@@ -21,6 +21,7 @@ from folio_common.settings import Settings
 from folio_common.sweeper import Sweeper
 
 from .sandbox import SandboxPool
+from .stats import WorkerStats
 
 #: Retries of a message after a transient error (a database or Redis outage). The job's
 #: own attempts are bounded separately by MAX_ATTEMPTS, enforced at claim and by the sweeper.
@@ -38,6 +39,7 @@ class Runtime:
     blobs: PostgresBlobStore
     sandboxes: SandboxPool
     worker_id: str
+    stats: WorkerStats = field(default_factory=WorkerStats)
 
     def sweeper(self) -> Sweeper:
         return Sweeper(self.db, self.blobs, self.redis, self.broker, self.settings)

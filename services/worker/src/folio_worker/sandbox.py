@@ -46,6 +46,11 @@ class Cancelled(Exception):
     """The job was cancelled while its extraction ran; the sandbox was stopped."""
 
 
+class SandboxStopped(Exception):
+    """The worker is shutting down and stopped the sandbox mid-task: not the document's
+    fault, so the job is not failed; the message is retried."""
+
+
 def _serve(conn: Connection, memory_limit_mb: int, cpu_limit_s: int) -> None:
     """The sandbox's main loop: run tasks until the parent sends None or goes away."""
     limit = memory_limit_mb * 1024 * 1024
@@ -101,6 +106,8 @@ class Sandbox:
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._tasks = 0
+        #: Set by :meth:`SandboxPool.close`: the worker is shutting down.
+        self.stopping = False
 
     def start(self) -> tuple[BaseProcess, Connection]:
         """The running child, started (or replaced, once it has served ``max_tasks``)."""
@@ -136,27 +143,32 @@ class Sandbox:
         returns False the child is killed and :class:`Cancelled` raised. Raises
         :class:`JobError` for the document's own failures (including ``timeout``).
         """
+        if self.stopping:
+            raise SandboxStopped("the worker is shutting down")
         limit = time_limit_s or self.time_limit_s
         process, conn = self.start()
         self._tasks += 1
-        conn.send((task, kwargs))
-        started = time.monotonic()
-        next_tick = started + tick_s
-        while True:
-            now = time.monotonic()
-            if now - started >= limit:
-                self.kill()
-                raise JobError(ErrorCode.TIMEOUT, f"extraction took longer than {limit:g}s")
-            if conn.poll(max(0.0, min(next_tick, started + limit) - now)):
-                break
-            if on_tick is not None and time.monotonic() >= next_tick:
-                next_tick += tick_s
-                if not on_tick():
-                    self.kill()
-                    raise Cancelled()
         try:
+            conn.send((task, kwargs))
+            started = time.monotonic()
+            next_tick = started + tick_s
+            while True:
+                now = time.monotonic()
+                if now - started >= limit:
+                    self.kill()
+                    raise JobError(ErrorCode.TIMEOUT, f"extraction took longer than {limit:g}s")
+                if conn.poll(max(0.0, min(next_tick, started + limit) - now)):
+                    break
+                if on_tick is not None and time.monotonic() >= next_tick:
+                    next_tick += tick_s
+                    if not on_tick():
+                        self.kill()
+                        raise Cancelled()
             reply = conn.recv()
         except (EOFError, OSError):
+            # Closed under us (shutdown) or the child died: which one decides the blame.
+            if self.stopping:
+                raise SandboxStopped("the worker stopped the extraction to shut down") from None
             raise self._died(process) from None
         if reply[0] == "ok":
             return reply[1]
@@ -235,8 +247,10 @@ class SandboxPool:
         return sandbox
 
     def close(self) -> None:
+        """Stop every sandbox; a task still running raises :class:`SandboxStopped`."""
         with self._lock:
             for sandbox in self._all:
+                sandbox.stopping = True
                 sandbox.close()
             self._all.clear()
             self._idle.clear()

@@ -1,0 +1,53 @@
+"""``python -m bench [name ...]``: run the benchmarks, print their tables and JSON, and
+write ``bench/results.json`` (figures of benchmarks not run this time are kept)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import bigdoc, ingest, latency, memory, pipeline
+from .harness import Report, machine
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+#: In the order they run: the cheap ones first, so a failure shows early.
+BENCHMARKS: dict[str, Callable[[], Report]] = {
+    "latency": latency.run,
+    "ingest": ingest.run,
+    "memory": memory.run,
+    "pipeline": pipeline.run,
+    "bigdoc": bigdoc.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    if unknown := set(names) - set(BENCHMARKS):
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    started = time.monotonic()
+    for name in names:
+        t0 = time.monotonic()
+        report = BENCHMARKS[name]()
+        print(report.render(), f"\n  ({time.monotonic() - t0:.0f} s)", flush=True)
+        print(json.dumps(report.figures, indent=None), flush=True)
+        results.update(report.figures)
+    results["machine"] = machine()
+    results["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["duration_s"] = round(time.monotonic() - started)
+    RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    print(f"wrote {RESULTS} ({results['duration_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""A big document end to end: split into parts, fanned out, extracted by W processes.
+
+Baseline: the whole document extracted directly in one process. Reported: the speedup
+with 2 worker processes, the scaling curve for 1, 2 and 4 processes, and the part size
+(``PART_PAGES``) that finishes soonest with 2 processes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from . import direct
+from .harness import Report, RssSampler, Stack, big_document, read, submit, worker_groups
+
+ENGINE = "pdfminer"
+MIN_PAGES = 300
+PROCESS_COUNTS = (1, 2, 4)
+PART_SIZES = (10, 20, 40)
+#: Part size of the scaling curve: the shipped default.
+DEFAULT_PART_PAGES = 20
+TARGET_SPEEDUP = 1.7
+
+
+def _end_to_end(stack: Stack, base: str, body: bytes, engine: str) -> float:
+    """Seconds from the start of the upload to the job's finished_at."""
+    with requests.Session() as session:
+        started = time.time()
+        job_id = submit(session, base, body, engine=engine)["id"]
+    finished, failed = stack.wait_finished([job_id], timeout=600)
+    if failed:
+        raise RuntimeError(f"the big document failed with {engine}")
+    return finished - started
+
+
+def run() -> Report:
+    report = Report(f"big document ({ENGINE}, end to end vs one direct extraction)")
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = big_document(Path(tmp) / "big.pdf", MIN_PAGES)
+        body = read(doc.path)
+        with direct.DirectPool(1) as pool:
+            baseline = {
+                e: pool.run([direct.whole(doc.path, doc.pages, e)]) for e in (ENGINE, "pdfium")
+            }
+        runs: dict[tuple[int, int, str], float] = {}
+        peak_mb = 0.0
+        with Stack("bigdoc") as stack:
+            _, base = stack.api()
+            configs = [(w, DEFAULT_PART_PAGES, ENGINE) for w in PROCESS_COUNTS]
+            configs += [(2, p, ENGINE) for p in PART_SIZES if p != DEFAULT_PART_PAGES]
+            configs += [(2, DEFAULT_PART_PAGES, "pdfium")]
+            for processes, part_pages, engine in configs:
+                worker = stack.worker(processes, PART_PAGES=str(part_pages))
+                with requests.Session() as session:  # warm-up: one small job through it all
+                    submit(session, base, read(doc.path)[:0] or _small(), engine=engine, wait_s=30)
+                with RssSampler(lambda w=worker: worker_groups(w)) as sampler:
+                    runs[processes, part_pages, engine] = _end_to_end(stack, base, body, engine)
+                if (processes, part_pages, engine) == (2, DEFAULT_PART_PAGES, ENGINE):
+                    peak_mb = max(v for k, v in sampler.peak_sum.items() if k != "master")
+                stack.stop(worker)
+    t1 = baseline[ENGINE]
+    speedup = t1 / runs[2, DEFAULT_PART_PAGES, ENGINE]
+    report.figures |= {
+        "bigdoc_pages": doc.pages,
+        "bigdoc_engine": ENGINE,
+        "bigdoc_direct_s": round(t1, 2),
+        "bigdoc_speedup_2proc": round(speedup, 3),
+        "bigdoc_scaling": {
+            str(w): round(t1 / runs[w, DEFAULT_PART_PAGES, ENGINE], 3) for w in PROCESS_COUNTS
+        },
+        "bigdoc_part_pages_seconds_2proc": {
+            str(p): round(runs[2, p, ENGINE], 2) for p in PART_SIZES
+        },
+        "bigdoc_best_part_pages": min(PART_SIZES, key=lambda p: runs[2, p, ENGINE]),
+        "bigdoc_speedup_2proc_pdfium": round(
+            baseline["pdfium"] / runs[2, DEFAULT_PART_PAGES, "pdfium"], 3
+        ),
+        "worker_rss_mb_bigdoc_pdfminer": round(peak_mb, 1),
+    }
+    report.row(f"direct, 1 process, {doc.pages} pages", f"{t1:.1f} s", "(baseline)")
+    for w in PROCESS_COUNTS:
+        t = runs[w, DEFAULT_PART_PAGES, ENGINE]
+        report.row(
+            f"Folio, {w} process(es), PART_PAGES={DEFAULT_PART_PAGES}",
+            f"{t:.1f} s",
+            f"speedup {t1 / t:.2f}x",
+        )
+    for p in PART_SIZES:
+        report.row(f"Folio, 2 processes, PART_PAGES={p}", f"{runs[2, p, ENGINE]:.1f} s", "")
+    tp = runs[2, DEFAULT_PART_PAGES, "pdfium"]
+    report.row("pdfium: Folio, 2 processes", f"{tp:.2f} s", f"direct {baseline['pdfium']:.2f} s")
+    report.row(f"speedup with 2 processes (target ≥ {TARGET_SPEEDUP})", speedup, "")
+    report.row("peak RSS of one worker process tree (pdfminer)", f"{peak_mb:.0f} MB", "")
+    return report
+
+
+def _small() -> bytes:
+    from testsupport.pdfs import make_pdf
+
+    return make_pdf(1)

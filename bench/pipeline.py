@@ -1,0 +1,82 @@
+"""Pipeline overhead: documents through HTTP → database → broker → W worker processes,
+against the same extraction called directly in W warm processes.
+
+The ratio is throughput through Folio over direct throughput (1.0 = no overhead). Two
+baselines: the documents whole, one task each (``direct``, what the brief asks for), and
+the documents cut into the page ranges the worker itself would use (``chunked``), which
+isolates the service's overhead from the parallelism that splitting buys.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from folio_common.settings import Settings
+
+from . import direct
+from .harness import Report, Stack, benchmark_documents, read, submit_all
+
+ENGINES = ("pdfminer", "pdfium")
+#: Passes over the documents per engine: pdfium is ~30x faster, so it gets more to chew.
+REPEAT = {"pdfminer": 1, "pdfium": 4}
+TARGET_RATIO = 0.90
+
+
+def run() -> Report:
+    report = Report("pipeline overhead (throughput through Folio / direct extraction)")
+    processes = Settings.from_env({}).worker_processes
+    part_pages = Settings.from_env({}).part_pages
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = benchmark_documents(Path(tmp))
+        timings: dict[str, dict[str, float]] = {}
+        with direct.DirectPool(processes) as pool:
+            for engine in ENGINES:
+                whole = [direct.whole(d.path, d.pages, engine) for d in docs] * REPEAT[engine]
+                chunks = [
+                    task
+                    for d in docs
+                    for task in direct.chunked(d.path, d.pages, engine, part_pages)
+                ] * REPEAT[engine]
+                timings[engine] = {"direct": pool.run(whole), "chunked": pool.run(chunks)}
+        with Stack("pipeline") as stack:
+            _, base = stack.api()
+            stack.worker(processes)
+            submit_all(base, [read(d.path) for d in docs[:4]], engine="pdfium")  # warm-up
+            for engine in ENGINES:
+                bodies = [read(d.path) for d in docs] * REPEAT[engine]
+                started = time.time()
+                ids = submit_all(base, bodies, engine=engine)
+                finished, failed = stack.wait_finished(ids, timeout=600)
+                timings[engine]["folio"] = finished - started
+                timings[engine]["failed"] = failed
+    pages = sum(d.pages for d in docs)
+    report.figures["pipeline_documents"] = len(docs)
+    report.figures["pipeline_pages"] = pages
+    report.figures["pipeline_processes"] = processes
+    for engine in ENGINES:
+        t = timings[engine]
+        total = pages * REPEAT[engine]
+        ratio = t["direct"] / t["folio"]
+        report.figures |= {
+            f"pipeline_ratio_{engine}": round(ratio, 3),
+            f"pipeline_ratio_chunked_{engine}": round(t["chunked"] / t["folio"], 3),
+            f"pipeline_pages_per_s_{engine}": round(total / t["folio"], 1),
+            f"pipeline_direct_pages_per_s_{engine}": round(total / t["direct"], 1),
+            f"pipeline_failed_jobs_{engine}": int(t["failed"]),
+        }
+        docs_n = len(docs) * REPEAT[engine]
+        report.row(
+            f"{engine}: {docs_n} docs, {total} pages, W={processes}",
+            f"{total / t['folio']:.1f} p/s",
+            f"direct {total / t['direct']:.1f} p/s, chunked {total / t['chunked']:.1f} p/s",
+        )
+        report.row(
+            f"{engine}: ratio vs direct (target ≥ {TARGET_RATIO})",
+            ratio,
+            f"vs chunked {t['chunked'] / t['folio']:.3g}",
+        )
+    source = "corpus files with expected_outcome ok" if docs[0].category != "generated" else ""
+    report.notes.append(f"documents: {source or 'generated PDFs (no corpus)'}")
+    return report

@@ -1,0 +1,85 @@
+"""Redis helpers over plain TCP: TLS option mapping, keys, worker liveness, completion events."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import redis
+from folio_common import notify, workers
+from folio_common.redis_client import key, redis_url, tls_options
+from folio_common.settings import Settings
+
+
+def test_plain_redis_url_has_no_tls_options(settings: Settings) -> None:
+    assert redis_url(settings) == settings.redis_url
+    assert tls_options(settings) == {}
+
+
+def test_redis_tls_turns_a_redis_url_into_rediss_with_its_options() -> None:
+    settings = Settings.from_env(
+        {
+            "REDIS_URL": "redis://:pw-1234@r.example.com:6380/0",
+            "REDIS_TLS": "true",
+            "REDIS_TLS_CERT_REQS": "none",
+            "REDIS_TLS_CA_FILE": "/ca.pem",
+        }
+    )
+    assert redis_url(settings) == "rediss://:pw-1234@r.example.com:6380/0"
+    assert tls_options(settings) == {
+        "ssl_cert_reqs": "none",
+        "ssl_check_hostname": False,
+        "ssl_ca_certs": "/ca.pem",
+    }
+
+
+def test_keys_live_under_the_namespace(settings: Settings) -> None:
+    assert key(settings, "workers") == f"{settings.redis_namespace}:workers"
+
+
+def test_worker_liveness_is_listed_until_forgotten(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    worker_id = f"host-{uuid.uuid4().hex[:6]}:123"
+    workers.beat(redis_client, settings, worker_id)
+    assert worker_id in workers.alive(redis_client, settings)
+    assert workers.alive(redis_client, settings, prefix=worker_id.split(":", maxsplit=1)[0]) == [
+        worker_id
+    ]
+    workers.forget(redis_client, settings, worker_id)
+    assert worker_id not in workers.alive(redis_client, settings)
+
+
+def test_done_listener_hears_a_completion_published_after_it_subscribed(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    job_id = str(uuid.uuid4())
+    with notify.DoneListener(redis_client, settings, job_id) as listener:
+        timer = threading.Timer(
+            0.2, notify.publish_done, (redis_client, settings, job_id, "succeeded")
+        )
+        timer.start()
+        started = time.monotonic()
+        assert listener.wait(5.0)
+        assert time.monotonic() - started < 2.0
+        timer.join()
+
+
+def test_done_listener_times_out_quietly(settings: Settings, redis_client: redis.Redis) -> None:
+    with notify.DoneListener(redis_client, settings, str(uuid.uuid4())) as listener:
+        started = time.monotonic()
+        assert not listener.wait(0.3)
+        assert time.monotonic() - started < 1.5
+
+
+def test_publish_and_listen_survive_an_unreachable_redis(env: dict[str, str]) -> None:
+    from folio_common.redis_client import create_redis
+
+    from testsupport.procs import free_port
+
+    settings = Settings.from_env({**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    client = create_redis(settings)
+    notify.publish_done(client, settings, "job", "succeeded")  # logged, not raised
+    with notify.DoneListener(client, settings, "job") as listener:
+        assert not listener.wait(0.2)

@@ -1,0 +1,135 @@
+"""What a worker process reports about itself: memory, throughput, job durations.
+
+:mod:`.pipeline` feeds it as parts and jobs finish; the liveness beat
+(:class:`.middleware.Liveness`) publishes :meth:`WorkerStats.snapshot` to Redis through
+:mod:`folio_common.worker_stats`, at once after a change and at least every beat. The
+API turns the documents of live workers into Prometheus metrics, labelled by worker.
+Counts are cumulative for the life of the process, like any Prometheus counter.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from folio_common.jobs import Job
+
+#: Upper bounds (seconds) of the job duration histogram's buckets; +Inf is implied.
+DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+#: Seconds of history behind ``pages_per_s``.
+RATE_WINDOW_S = 60.0
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident memory of a process (0 when /proc cannot tell)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def descendants(pid: int | str = "self") -> list[int]:
+    """Every process below ``pid`` (the extraction sandboxes and their fork server)."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
+class _Histogram:
+    def __init__(self) -> None:
+        self.counts = [0] * (len(DURATION_BUCKETS) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        index = next((i for i, b in enumerate(DURATION_BUCKETS) if value <= b), -1)
+        self.counts[index] += 1
+        self.sum += value
+
+    def as_dict(self) -> dict[str, Any]:
+        cumulative, running = [], 0
+        for count in self.counts:
+            running += count
+            cumulative.append(running)
+        return {"buckets": cumulative, "sum": round(self.sum, 6), "count": running}
+
+
+class WorkerStats:
+    """Thread-safe counters of one worker process.
+
+    Parameters:
+      clock: monotonic seconds (tests pass a fake one).
+    """
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._recent: deque[tuple[float, int]] = deque()
+        self._pages: dict[str, int] = {}
+        self._parts: dict[str, int] = {}
+        self._jobs: dict[tuple[str, str], _Histogram] = {}
+        self._changed = threading.Event()
+
+    def part_done(self, engine: str, pages: int) -> None:
+        """A part's pages were extracted and recorded."""
+        with self._lock:
+            self._recent.append((self._clock(), pages))
+            self._pages[engine] = self._pages.get(engine, 0) + pages
+            self._parts[engine] = self._parts.get(engine, 0) + 1
+        self._changed.set()
+
+    def job_done(self, job: Job) -> None:
+        """A job this process ended (succeeded or failed): its duration since first claim."""
+        if job.started_at is None or job.finished_at is None:
+            return
+        seconds = max(0.0, (job.finished_at - job.started_at).total_seconds())
+        with self._lock:
+            self._jobs.setdefault((job.engine, job.status), _Histogram()).observe(seconds)
+        self._changed.set()
+
+    def take_changed(self) -> bool:
+        """True once after each change: the beat then publishes without waiting."""
+        changed = self._changed.is_set()
+        self._changed.clear()
+        return changed
+
+    def pages_per_s(self) -> float:
+        with self._lock:
+            horizon = self._clock() - RATE_WINDOW_S
+            while self._recent and self._recent[0][0] < horizon:
+                self._recent.popleft()
+            return sum(pages for _, pages in self._recent) / RATE_WINDOW_S
+
+    def snapshot(self) -> dict[str, Any]:
+        """The JSON document the beat publishes."""
+        rate = self.pages_per_s()
+        with self._lock:
+            jobs = [
+                {"engine": engine, "status": status, **histogram.as_dict()}
+                for (engine, status), histogram in sorted(self._jobs.items())
+            ]
+            return {
+                "pid": os.getpid(),
+                "at": round(time.time(), 3),
+                "rss_bytes": rss_bytes(),
+                "sandbox_rss_bytes": sum(rss_bytes(pid) for pid in descendants()),
+                "pages_per_s": round(rate, 4),
+                "pages": dict(self._pages),
+                "parts": dict(self._parts),
+                "duration_buckets": list(DURATION_BUCKETS),
+                "jobs": jobs,
+            }
