@@ -84,6 +84,10 @@ def test_upload_through_the_page_and_read_the_text(browser, folio, tmp_path):
     assert browser.title.startswith("Folio")
     wait_until(lambda: "health: ok" in text_of("health"), timeout=15)
 
+    # A wrong key is refused visibly; the right one is kept in sessionStorage.
+    browser.find_element(By.ID, "key").send_keys("not-the-right-key-at-all")
+    browser.find_element(By.ID, "save-key").click()
+    wait_until(lambda: text_of("key-state") == "key refused", timeout=10, interval=0.2)
     browser.find_element(By.ID, "key").send_keys(TEST_API_KEY)
     browser.find_element(By.ID, "save-key").click()
     assert browser.execute_script("return sessionStorage.getItem('folio.apiKey')") == TEST_API_KEY
@@ -106,12 +110,3 @@ def test_upload_through_the_page_and_read_the_text(browser, folio, tmp_path):
         target = ROOT / "docs" / "images" / "status-page.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
-
-
-def test_a_wrong_key_is_reported(browser, folio):
-    from selenium.webdriver.common.by import By
-
-    browser.get(folio + "/")
-    browser.find_element(By.ID, "key").send_keys("not-the-right-key-at-all")
-    browser.find_element(By.ID, "save-key").click()
-    wait_until(lambda: browser.find_element(By.ID, "key-state").text == "key refused", timeout=10)
