@@ -66,3 +66,9 @@ def wait_terminal(db: Database, job_id: str, timeout: float = 60.0) -> jobs.Job:
 
 def pages(db: Database, job_id: str) -> list[tuple[int, str, int]]:
     return db.transaction(jobs.get_pages, job_id)
+
+
+def in_progress(db: Database, job_id: str) -> bool:
+    """True once some pages are recorded and the job has not ended yet."""
+    job = db.transaction(jobs.get_job, job_id)
+    return job is not None and job.pages_done > 0 and not job.is_terminal

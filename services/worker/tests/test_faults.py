@@ -25,11 +25,6 @@ from testsupport.procs import Service, children, free_port, wait_until
 DENSE_LINES = 20
 
 
-def progressed(db: Database, job_id: str) -> bool:
-    job = db.transaction(jobs.get_job, job_id)
-    return job is not None and job.pages_done > 0 and not job.is_terminal
-
-
 def assert_complete(db: Database, job_id: str, pages: int, timeout: float = 120) -> jobs.Job:
     job = tj.wait_terminal(db, job_id, timeout=timeout)
     assert job.status == jobs.SUCCEEDED, (job.error_code, job.error_message)
@@ -46,7 +41,7 @@ def test_sigkill_of_a_worker_process_mid_job_loses_nothing(
 ) -> None:
     first = workers(worker_env)
     job_id = tj.submit(settings, db, make_pdf(200, lines=DENSE_LINES))
-    wait_until(lambda: progressed(db, job_id), timeout=60, interval=0.05)
+    wait_until(lambda: tj.in_progress(db, job_id), timeout=60, interval=0.05)
     (process,) = children(first.proc.pid)  # the Dramatiq worker process (1 per test worker)
     subprocess.run(["kill", "-9", str(process)], check=True)
     # Dramatiq's master does not respawn a dead worker process: it exits non-zero so the
@@ -62,7 +57,7 @@ def test_sigterm_during_a_job_finishes_it_after_the_redeploy(
 ) -> None:
     first = workers({**worker_env, "WORKER_SHUTDOWN_TIMEOUT_S": "2"})
     job_id = tj.submit(settings, db, make_pdf(200, lines=DENSE_LINES))
-    wait_until(lambda: progressed(db, job_id), timeout=60, interval=0.05)
+    wait_until(lambda: tj.in_progress(db, job_id), timeout=60, interval=0.05)
     first.signal(signal.SIGTERM)
     assert first.proc.wait(30) == 0  # a clean stop, like a Railway redeploy
     workers(worker_env)
@@ -104,7 +99,7 @@ def test_redis_restart_mid_run_loses_no_job(
     workers(env)
     sizes = [1, 2, 35, 3, 60, 1, 25, 2]
     job_ids = [tj.submit(settings, db, make_pdf(n, lines=DENSE_LINES)) for n in sizes]
-    wait_until(lambda: any(progressed(db, j) for j in job_ids), timeout=60, interval=0.05)
+    wait_until(lambda: any(tj.in_progress(db, j) for j in job_ids), timeout=60, interval=0.05)
     own_redis()  # every queued message is gone
     for job_id, size in zip(job_ids, sizes, strict=True):
         assert_complete(db, job_id, size, timeout=180)
@@ -115,7 +110,7 @@ def test_small_job_overtakes_a_large_one(
 ) -> None:
     workers(worker_env)
     big = tj.submit(settings, db, make_pdf(300, lines=DENSE_LINES))
-    wait_until(lambda: progressed(db, big), timeout=60, interval=0.05)
+    wait_until(lambda: tj.in_progress(db, big), timeout=60, interval=0.05)
     small = tj.submit(settings, db, make_pdf(1))
     small_job = tj.wait_terminal(db, small, timeout=60)
     big_job = db.transaction(jobs.get_job, big)

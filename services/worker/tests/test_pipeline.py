@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import time
+
 import pytest
 from folio_common import jobs
+from folio_common.blobs import PostgresBlobStore
 from folio_common.database import Database
+from folio_common.errors import ErrorCode
+from folio_common.lifecycle import end_job
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
-from testsupport.procs import Service
+from testsupport.procs import BIN, Service, wait_until
 
 
 @pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
@@ -116,3 +124,39 @@ def test_job_never_enqueued_is_picked_up_by_the_sweeper(
     job_id = tj.insert(db, make_pdf(2))  # as if Redis was down at submission
     job = tj.wait_terminal(db, job_id, timeout=30)
     assert job.status == jobs.SUCCEEDED
+
+
+def test_cancelled_job_stops_at_the_next_boundary(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    job_id = tj.submit(settings, db, make_pdf(150, lines=20))
+    wait_until(
+        lambda: db.transaction(jobs.get_job, job_id).pages_done > 0, timeout=60, interval=0.05
+    )
+    cancelled = db.transaction(
+        end_job, PostgresBlobStore(), settings, job_id, jobs.CANCELLED,
+        (ErrorCode.CANCELLED, "cancelled by the client"),
+    )  # fmt: skip
+    assert cancelled is not None
+    time.sleep(2 * float(settings.heartbeat_interval_s) + 1)
+    done = db.transaction(jobs.get_job, job_id).pages_done
+    time.sleep(2)
+    job = db.transaction(jobs.get_job, job_id)
+    assert (job.status, job.error_code) == (jobs.CANCELLED, "cancelled")
+    assert job.pages_done == done < 150  # nothing recorded after the cancel settled
+    assert tj.wait_terminal(db, tj.submit(settings, db, make_pdf(1))).status == jobs.SUCCEEDED
+
+
+def test_healthcheck_reports_a_live_worker_on_this_host(
+    env: dict[str, str], worker: Service
+) -> None:
+    ok = subprocess.run([str(BIN / "folio-worker"), "healthcheck"], env={**os.environ, **env},
+                        capture_output=True, check=False)  # fmt: skip
+    assert ok.returncode == 0, ok.stdout
+    nobody = {**os.environ, **env, "REDIS_NAMESPACE": env["REDIS_NAMESPACE"] + "-empty"}
+    dead = subprocess.run([str(BIN / "folio-worker"), "healthcheck"], env=nobody,
+                          capture_output=True, check=False)  # fmt: skip
+    assert dead.returncode == 1
+    assert (
+        json.loads(dead.stdout.splitlines()[-1])["message"] == "no live worker process on this host"
+    )

@@ -92,8 +92,9 @@ X_REQUEST_ID: Doc = {
     "name": "X-Request-ID",
     "in": "header",
     "required": False,
-    "description": "Your id for this request (≤ 128 of `[A-Za-z0-9._-]`); else one is made",
-    "schema": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9._-]+$"},
+    "description": "Your id for this request, used when it is ≤ 128 of `[A-Za-z0-9._-]`; "
+    "any other value is ignored (never refused) and a fresh id is made",
+    "schema": {"type": "string"},
 }
 
 OPTION_PROPERTIES: Doc = {
