@@ -65,3 +65,21 @@ image-check: image  ## run the images against local Postgres/Redis: pre-deploy, 
 
 bench: install  ## run the benchmarks (figures in bench/results.json; about 10 minutes)
 	$(RUN) python -m bench
+
+# ---- reliability (docs/reliability.md) ----
+
+chaos: install  ## fault-injection suite (tests/chaos, ~15 min); writes docs/reliability/chaos-report.json
+	CHAOS_REPORT=docs/reliability/chaos-report.json $(RUN) pytest tests/chaos -p no:cacheprovider -s $(PYTEST_ARGS)
+
+audit: install  ## pip-audit of every locked dependency; fails when advisories cannot be fetched
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(UV) export --frozen --no-hashes --no-emit-workspace --all-packages -q -o "$$tmp/requirements.txt"; \
+	total=$$(grep -cE '^[a-zA-Z0-9]' "$$tmp/requirements.txt"); \
+	$(RUN) pip-audit -r "$$tmp/requirements.txt" --no-deps --disable-pip --progress-spinner off \
+		>"$$tmp/out" 2>&1; status=$$?; cat "$$tmp/out"; \
+	skipped=$$(grep -c 'could not be audited' "$$tmp/out"); \
+	if [ "$$skipped" -gt 0 ]; then \
+		echo "audit: INCOMPLETE - $$skipped of $$total packages could not be audited: the advisory service (PyPI's JSON API, or OSV with PIP_AUDIT_VULNERABILITY_SERVICE=osv) is unreachable from here" >&2; \
+		exit 3; \
+	fi; \
+	exit $$status

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import bigdoc, ingest, latency, memory, pipeline
-from .harness import Report, machine
+from .report import Report, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 #: In the order they run: the cheap ones first, so a failure shows early.
@@ -35,12 +36,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     started = time.monotonic()
+    loads: dict[str, list[float]] = results.get("load_average", {})
     for name in names:
-        t0 = time.monotonic()
+        t0, load_before = time.monotonic(), os.getloadavg()[0]
         report = BENCHMARKS[name]()
+        # Other work on the machine skews every figure: keep the 1-minute load with them.
+        loads[name] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         print(report.render(), f"\n  ({time.monotonic() - t0:.0f} s)", flush=True)
         print(json.dumps(report.figures, indent=None), flush=True)
         results.update(report.figures)
+    results["load_average"] = loads
     results["machine"] = machine()
     results["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["duration_s"] = round(time.monotonic() - started)

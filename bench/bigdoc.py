@@ -7,6 +7,7 @@ with 2 worker processes, the scaling curve for 1, 2 and 4 processes, and the par
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +15,10 @@ from pathlib import Path
 import requests
 
 from . import direct
-from .harness import Report, RssSampler, Stack, big_document, read, submit, worker_groups
+from .documents import big_document, pdf_bytes, read
+from .harness import Stack, submit
+from .report import Report
+from .rss import RssSampler, worker_groups
 
 ENGINE = "pdfminer"
 MIN_PAGES = 300
@@ -55,8 +59,8 @@ def run() -> Report:
             for processes, part_pages, engine in configs:
                 worker = stack.worker(processes, PART_PAGES=str(part_pages))
                 with requests.Session() as session:  # warm-up: one small job through it all
-                    submit(session, base, read(doc.path)[:0] or _small(), engine=engine, wait_s=30)
-                with RssSampler(lambda w=worker: worker_groups(w)) as sampler:
+                    submit(session, base, pdf_bytes(1), engine=engine, wait_s=30)
+                with RssSampler(functools.partial(worker_groups, worker)) as sampler:
                     runs[processes, part_pages, engine] = _end_to_end(stack, base, body, engine)
                 if (processes, part_pages, engine) == (2, DEFAULT_PART_PAGES, ENGINE):
                     peak_mb = max(v for k, v in sampler.peak_sum.items() if k != "master")
@@ -95,9 +99,3 @@ def run() -> Report:
     report.row(f"speedup with 2 processes (target ≥ {TARGET_SPEEDUP})", speedup, "")
     report.row("peak RSS of one worker process tree (pdfminer)", f"{peak_mb:.0f} MB", "")
     return report
-
-
-def _small() -> bytes:
-    from testsupport.pdfs import make_pdf
-
-    return make_pdf(1)

@@ -18,7 +18,11 @@ from typing import Any
 
 from folio_common.settings import Settings
 
-from .harness import API_KEY, Report, Stack, pdf_bytes, procs
+from testsupport import procs
+
+from .documents import pdf_bytes
+from .harness import API_KEY, Stack
+from .report import Report
 
 CONCURRENCY = (1, 16, 64)
 DURATION_S = 5.0

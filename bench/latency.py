@@ -11,7 +11,9 @@ from pathlib import Path
 import requests
 
 from . import direct
-from .harness import AUTH, Report, Stack, median, one_page_pdf, percentile, read, submit
+from .documents import one_page_pdf, read
+from .harness import AUTH, Stack, submit
+from .report import Report, median, percentile
 
 RUNS = 50
 WARMUP = 5

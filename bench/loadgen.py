@@ -16,7 +16,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from .harness import percentile
+from .report import percentile
 
 
 class Client(threading.Thread):

@@ -20,19 +20,12 @@ from pathlib import Path
 import requests
 from folio_common.settings import Settings
 
-from .harness import (
-    AUTH,
-    Report,
-    RssSampler,
-    Stack,
-    big_document,
-    pdf_bytes,
-    procs,
-    read,
-    submit,
-    tree_rss_mb,
-    worker_groups,
-)
+from testsupport import procs
+
+from .documents import big_document, pdf_bytes, read
+from .harness import AUTH, Stack, submit
+from .report import Report
+from .rss import RssSampler, tree_rss_mb, worker_groups
 
 UPLOAD_MB = 200
 WORKER_PAGES = 1000

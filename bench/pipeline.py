@@ -16,7 +16,9 @@ from pathlib import Path
 from folio_common.settings import Settings
 
 from . import direct
-from .harness import Report, Stack, benchmark_documents, read, submit_all
+from .documents import benchmark_documents, read
+from .harness import Stack, submit_all
+from .report import Report
 
 ENGINES = ("pdfminer", "pdfium")
 #: Passes over the documents per engine: pdfium is ~30x faster, so it gets more to chew.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import secrets
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from folio_common.migrate import apply
+from folio_common.settings import Settings
 from sqlalchemy import create_engine, text
 
 from testsupport.pdfs import make_pdf
@@ -262,10 +266,10 @@ class Doc:
 
 
 def mixed_docs(pdf_password: str, callback_url: str | None) -> list[Doc]:
-    """Mostly small (1-3 pages), some large (30-60 pages: 3-6 parts of 10), one encrypted
-    with its password, one with a webhook: the mix the scenarios cycle through."""
-    docs = [Doc(make_pdf(n), n) for n in (1, 2, 3, 1, 2, 3, 1, 2)]
-    docs += [Doc(make_pdf(n, lines=3), n) for n in (30, 45, 60)]
+    """Mostly small (1-3 pages), one in eight large (30-60 pages: 3-6 parts of 10), one
+    encrypted with its password, one with a webhook: the mix the scenarios cycle through."""
+    docs = [Doc(make_pdf(n), n) for n in (1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1)]
+    docs += [Doc(make_pdf(n, lines=3), n) for n in (30, 60)]
     docs.append(Doc(make_pdf(2, password=pdf_password), 2, (("password", pdf_password),)))
     if callback_url:
         docs.append(Doc(make_pdf(1), 1, (("callback_url", callback_url),)))
@@ -538,3 +542,93 @@ def every(interval_s: float, action: Any, *, first_after_s: float | None = None)
     finally:
         stop.set()
         thread.join(120)
+
+
+# A scenario ------------------------------------------------------------------------------
+
+#: What every scenario runs with: short timings so recovery happens within seconds.
+CHAOS_ENV = {
+    "LOG_LEVEL": "info",
+    "WORKER_PROCESSES": "1",
+    "WORKER_THREADS": "3",
+    "WORKER_SHUTDOWN_TIMEOUT_S": "10",
+    "WEB_CONCURRENCY": "2",
+    "WEB_THREADS": "8",
+    "PART_PAGES": "10",
+    "JOB_TIME_LIMIT_S": "30",
+    "SWEEP_INTERVAL_S": "1",
+    "STUCK_AFTER_S": "5",
+    "REQUEUE_AFTER_S": "5",
+    "HEARTBEAT_INTERVAL_S": "1",
+    "BROKER_HEARTBEAT_TIMEOUT_S": "5",
+    "DB_POOL_TIMEOUT": "2",
+    "WEBHOOK_ALLOW_PRIVATE": "true",
+    "WEBHOOK_MAX_ATTEMPTS": "2",
+}
+
+
+class Scenario:
+    """One scenario's Folio: its database, Redis, processes, load and checks."""
+
+    def __init__(
+        self,
+        name: str,
+        pg: Postgres,
+        secrets: Secrets,
+        receiver: WebhookReceiver,
+        log_dir: Path,
+        report: dict[str, Any],
+    ) -> None:
+        self.name = name
+        self.pg = pg
+        self.secrets = secrets
+        self.log_dir = log_dir
+        self.report = report
+        self.database = f"folio_{name}_{uuid.uuid4().hex[:6]}"
+        self.database_url = pg.create_database(self.database)
+        apply(Settings.from_env({"DATABASE_URL": self.database_url}))
+        self.redis = RedisServer(secrets.redis_password, log_dir)
+        self.docs = mixed_docs(secrets.pdf_password, receiver.url)
+        self.cluster: Cluster | None = None
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return {
+            **CHAOS_ENV,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis.url(),
+            "REDIS_NAMESPACE": f"chaos-{self.name}",
+            "API_KEYS": f"chaos:{self.secrets.api_key},other:{self.secrets.other_key}",
+            "WEBHOOK_SECRET": self.secrets.webhook_secret,
+            **overrides,
+        }
+
+    def start(self, **overrides: str) -> tuple[Cluster, Load]:
+        self.cluster = Cluster(self.env(**overrides), self.log_dir)
+        return self.cluster, Load(self.cluster.base, self.secrets.api_key, self.docs)
+
+    def finish(
+        self,
+        load: Load,
+        *,
+        timeout: float = 150.0,
+        started: float,
+        allowed_failures: tuple[str, ...] = (),
+    ) -> Verdict:
+        """Wait for every accepted job, record the figures, and check the invariants."""
+        result = verdict(load, self.database_url, timeout)
+        result.wall_s = time.monotonic() - started
+        assert self.cluster is not None
+        alive = self.cluster.alive()
+        self.cluster.stop()
+        self.redis.stop()
+        self.report[self.name] = result.report()
+        print(f"\n{self.name}: {json.dumps(result.report())}")
+        leaks = leaked_secrets(self.log_dir, self.secrets.values())
+        assert alive, "the API or a worker died"
+        assert result.lost == 0, result
+        assert result.duplicated == 0 and result.wrong_pages == 0, result
+        assert result.http_500 == 0, result
+        assert result.unaccepted == 0, result
+        assert set(result.failures) <= set(allowed_failures), result.failures
+        assert not leaks, leaks
+        return result

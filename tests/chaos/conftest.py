@@ -10,38 +10,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from folio_common.migrate import apply
-from folio_common.settings import Settings
 
 from testsupport import cluster as chaos
-from testsupport.cluster import Cluster, Load, Postgres, RedisServer, Secrets, WebhookReceiver
-
-#: What every scenario runs with: short timings so recovery happens within seconds.
-CHAOS_ENV = {
-    "LOG_LEVEL": "info",
-    "WORKER_PROCESSES": "1",
-    "WORKER_THREADS": "3",
-    "WORKER_SHUTDOWN_TIMEOUT_S": "10",
-    "WEB_CONCURRENCY": "2",
-    "WEB_THREADS": "8",
-    "PART_PAGES": "10",
-    "JOB_TIME_LIMIT_S": "30",
-    "SWEEP_INTERVAL_S": "1",
-    "STUCK_AFTER_S": "5",
-    "REQUEUE_AFTER_S": "5",
-    "HEARTBEAT_INTERVAL_S": "1",
-    "BROKER_HEARTBEAT_TIMEOUT_S": "5",
-    "DB_POOL_TIMEOUT": "2",
-    "WEBHOOK_ALLOW_PRIVATE": "true",
-    "WEBHOOK_MAX_ATTEMPTS": "2",
-}
+from testsupport.cluster import CHAOS_ENV, Postgres, Scenario, Secrets, WebhookReceiver
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -92,75 +69,6 @@ def report() -> Iterator[dict[str, Any]]:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
-
-
-class Scenario:
-    """One scenario's Folio: its database, Redis, processes, load and checks."""
-
-    def __init__(
-        self,
-        name: str,
-        pg: Postgres,
-        secrets: Secrets,
-        receiver: WebhookReceiver,
-        log_dir: Path,
-        report: dict[str, Any],
-    ) -> None:
-        self.name = name
-        self.pg = pg
-        self.secrets = secrets
-        self.log_dir = log_dir
-        self.report = report
-        self.database = f"folio_{name}_{uuid.uuid4().hex[:6]}"
-        self.database_url = pg.create_database(self.database)
-        apply(Settings.from_env({"DATABASE_URL": self.database_url}))
-        self.redis = RedisServer(secrets.redis_password, log_dir)
-        self.docs = chaos.mixed_docs(secrets.pdf_password, receiver.url)
-        self.cluster: Cluster | None = None
-
-    def env(self, **overrides: str) -> dict[str, str]:
-        return {
-            **CHAOS_ENV,
-            "DATABASE_URL": self.database_url,
-            "REDIS_URL": self.redis.url(),
-            "REDIS_NAMESPACE": f"chaos-{self.name}",
-            "API_KEYS": f"chaos:{self.secrets.api_key},other:{self.secrets.other_key}",
-            "WEBHOOK_SECRET": self.secrets.webhook_secret,
-            **overrides,
-        }
-
-    def start(self, **overrides: str) -> tuple[Cluster, Load]:
-        self.cluster = Cluster(self.env(**overrides), self.log_dir)
-        return self.cluster, Load(self.cluster.base, self.secrets.api_key, self.docs)
-
-    def finish(
-        self,
-        load: Load,
-        *,
-        timeout: float = 150.0,
-        started: float,
-        allowed_failures: tuple[str, ...] = (),
-    ) -> chaos.Verdict:
-        """Wait for every accepted job, record the figures, and check the invariants."""
-        import time
-
-        result = chaos.verdict(load, self.database_url, timeout)
-        result.wall_s = time.monotonic() - started
-        assert self.cluster is not None
-        alive = self.cluster.alive()
-        self.cluster.stop()
-        self.redis.stop()
-        self.report[self.name] = result.report()
-        print(f"\n{self.name}: {json.dumps(result.report())}")
-        leaks = chaos.leaked_secrets(self.log_dir, self.secrets.values())
-        assert alive, "the API or a worker died"
-        assert result.lost == 0, result
-        assert result.duplicated == 0 and result.wrong_pages == 0, result
-        assert result.http_500 == 0, result
-        assert result.unaccepted == 0, result
-        assert set(result.failures) <= set(allowed_failures), result.failures
-        assert not leaks, leaks
-        return result
 
 
 @pytest.fixture

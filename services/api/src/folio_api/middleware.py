@@ -8,7 +8,10 @@ carried to the worker in the message, so one id follows an upload end to end.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
 import time
 import uuid
 from typing import Any
@@ -20,10 +23,38 @@ log = get_logger("folio.api.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: Seconds one read from (or write to) the client's socket may block. gunicorn's gthread
-#: workers read request bodies with no timeout at all, so without it a slow-loris body
-#: (a byte every few seconds) would hold a request thread forever; the read then raises
-#: ``TimeoutError``, which :mod:`folio_api.errors` answers with 408.
+#: workers read request bodies with no timeout at all, so without it a stalled body would
+#: hold a request thread forever; the read then raises ``TimeoutError`` (answered 408).
 SOCKET_TIMEOUT_S = 30.0
+#: Slowest upload accepted, in bytes per second. A body trickling in a byte at a time never
+#: trips the per-read timeout, so a body must also arrive whole within
+#: ``SOCKET_TIMEOUT_S + Content-Length / MIN_UPLOAD_RATE``; then the socket's read side is
+#: shut, the upload ends short, and the request is refused with 400.
+MIN_UPLOAD_RATE = 64 * 1024
+
+
+def _stop_reading(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
+
+
+def bound_body(req: falcon.Request) -> threading.Timer | None:
+    """Bound every read (and the whole body) of a request served by gunicorn."""
+    sock = req.env.get("gunicorn.socket")
+    if sock is None or not hasattr(sock, "settimeout"):
+        return None
+    # gthread resets the socket to blocking before each request: bound it again.
+    sock.settimeout(SOCKET_TIMEOUT_S)
+    if not req.content_length:
+        return None
+    timer = threading.Timer(
+        SOCKET_TIMEOUT_S + req.content_length / MIN_UPLOAD_RATE, _stop_reading, (sock,)
+    )
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -39,10 +70,7 @@ class RequestContext:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
-        # gthread resets the socket to blocking before each request: bound it again.
-        sock = req.env.get("gunicorn.socket")
-        if sock is not None and hasattr(sock, "settimeout"):
-            sock.settimeout(SOCKET_TIMEOUT_S)
+        req.context.body_deadline = bound_body(req)
         req.context.request_id = request_id_from(req.get_header(REQUEST_ID_HEADER))
         # Threads are reused: drop whatever the previous request on this thread bound.
         clear_contextvars()
@@ -51,6 +79,9 @@ class RequestContext:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
+        deadline: threading.Timer | None = req.context.get("body_deadline")
+        if deadline is not None:
+            deadline.cancel()
         request_id = req.context.get("request_id") or request_id_from(None)
         resp.set_header(REQUEST_ID_HEADER, request_id)
         started: float = req.context.get("started") or time.perf_counter()

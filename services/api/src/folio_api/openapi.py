@@ -552,7 +552,6 @@ STATS: Doc = {
         "Counts over every tenant's jobs (no job details). A member is `null` when its "
         "source (PostgreSQL or Redis) did not answer."
     ),
-    "parameters": [X_REQUEST_ID],
     "responses": {"200": _json("The figures", _ref("Stats")), **COMMON_PROBLEMS},
 }
 

@@ -186,9 +186,12 @@ class Sandbox:
             sig = signal.Signals(-code)
             if sig == signal.SIGXCPU:
                 return JobError(ErrorCode.TIMEOUT, "extraction exceeded its CPU time limit")
-            if sig == signal.SIGKILL:
-                return JobError(ErrorCode.MEMORY_LIMIT, "extraction was killed (out of memory)")
-            return JobError(ErrorCode.INTERNAL, f"extraction crashed ({sig.name})")
+            if sig in (signal.SIGKILL, signal.SIGABRT):
+                # Under RLIMIT_AS a failed C++ allocation aborts; the OOM killer kills.
+                return JobError(
+                    ErrorCode.MEMORY_LIMIT, f"extraction ran out of memory ({sig.name})"
+                )
+            return JobError(ErrorCode.INVALID_PDF, f"the PDF crashed the extractor ({sig.name})")
         return JobError(ErrorCode.INTERNAL, f"extraction process exited ({code})")
 
     def kill(self) -> None:
