@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy.exc
-import structlog
 from folio_common.database import Database
-from folio_common.logs import _render_processors, _shared_processors
+from folio_common.logs import make_formatter
 from folio_common.uow import RetryPolicy, is_transient
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
@@ -39,11 +38,7 @@ def json_logs() -> Iterator[JsonLines]:
     """Every log line emitted during the test, through Folio's JSON renderer."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=_shared_processors("test"), processors=_render_processors("json")
-        )
-    )
+    handler.setFormatter(make_formatter("test"))
     root = logging.getLogger()
     root.addHandler(handler)
     try:

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
-from folio_common.logs import _render_processors, _shared_processors
+from folio_common.logs import make_formatter
 from folio_common.wait import DependencyUnavailable, wait_for
 
 
@@ -19,11 +18,7 @@ from folio_common.wait import DependencyUnavailable, wait_for
 def log_stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=_shared_processors("test"), processors=_render_processors("json")
-        )
-    )
+    handler.setFormatter(make_formatter("test"))
     logging.getLogger().addHandler(handler)
     yield stream
     logging.getLogger().removeHandler(handler)

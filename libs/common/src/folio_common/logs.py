@@ -1,6 +1,6 @@
 """Structured logging: one JSON object per line on stdout, for Folio and every stdlib logger.
 
-What happens to a log line, in order (``_shared_processors`` then ``_render_processors``):
+What happens to a log line, in order (``SHARED_PROCESSORS`` then ``_render_processors``):
 context variables merged (``request_id``, ``job_id``), logger name, level, timestamp,
 service name, secrets redacted, exception rendered without frame locals, ``event`` renamed
 to ``message`` (Railway reads ``message`` and ``level``), rendered as JSON or console text.
@@ -81,15 +81,14 @@ def add_service(service: str) -> Processor:
     return processor
 
 
-def _shared_processors(service: str) -> list[Processor]:
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.ExtraAdder(),
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        add_service(service),
-    ]
+#: What every line gets before rendering, whether it came from structlog or the stdlib.
+SHARED_PROCESSORS: list[Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.ExtraAdder(),
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 
 
 def _redacted_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
@@ -99,10 +98,13 @@ def _redacted_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
     sio.write(redact_text(buffer.getvalue()))
 
 
-def _render_processors(fmt: str) -> list[Processor]:
+def _render_processors(service: str, fmt: str) -> list[Processor]:
+    # The service name is added here, in the handler's formatter, not in structlog's own
+    # chain: loggers cached on first use keep the chain they were built with.
     if fmt == "console":
         return [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            add_service(service),
             redact_secrets,
             structlog.dev.ConsoleRenderer(exception_formatter=_redacted_traceback),
         ]
@@ -110,6 +112,7 @@ def _render_processors(fmt: str) -> list[Processor]:
     # exception message is masked too; dict_tracebacks would also dump frame locals.
     return [
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        add_service(service),
         structlog.processors.format_exc_info,
         redact_secrets,
         structlog.processors.EventRenamer("message"),
@@ -117,18 +120,19 @@ def _render_processors(fmt: str) -> list[Processor]:
     ]
 
 
+def make_formatter(service: str, fmt: str = "json") -> structlog.stdlib.ProcessorFormatter:
+    """The formatter of Folio's log handler, for stdlib and structlog records alike."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=SHARED_PROCESSORS, processors=_render_processors(service, fmt)
+    )
+
+
 def logging_config(service: str, level: str = "info", fmt: str = "json") -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` dict; gunicorn takes it as ``logconfig_dict``."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "structlog": {
-                "()": structlog.stdlib.ProcessorFormatter,
-                "foreign_pre_chain": _shared_processors(service),
-                "processors": _render_processors(fmt),
-            }
-        },
+        "formatters": {"structlog": {"()": make_formatter, "service": service, "fmt": fmt}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
@@ -155,7 +159,7 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json") -> N
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *_shared_processors(service),
+            *SHARED_PROCESSORS,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
