@@ -68,7 +68,7 @@ bench: install  ## run the benchmarks (figures in bench/results.json; about 10 m
 
 # ---- reliability (docs/reliability.md) ----
 
-chaos: install  ## fault-injection suite (tests/chaos, ~15 min); writes docs/reliability/chaos-report.json
+chaos: install  ## fault-injection suite (tests/chaos, ~5-10 min); writes docs/reliability/chaos-report.json
 	CHAOS_REPORT=docs/reliability/chaos-report.json $(RUN) pytest tests/chaos -p no:cacheprovider -s $(PYTEST_ARGS)
 
 audit: install  ## pip-audit of every locked dependency; fails when advisories cannot be fetched

@@ -46,16 +46,13 @@ def run() -> Report:
         doc = big_document(Path(tmp) / "big.pdf", MIN_PAGES)
         body = read(doc.path)
         with direct.DirectPool(1) as pool:
-            baseline = {
-                e: pool.run([direct.whole(doc.path, doc.pages, e)]) for e in (ENGINE, "pdfium")
-            }
+            t1 = pool.run([direct.whole(doc.path, doc.pages, ENGINE)])
         runs: dict[tuple[int, int, str], float] = {}
         peak_mb = 0.0
         with Stack("bigdoc") as stack:
             _, base = stack.api()
             configs = [(w, DEFAULT_PART_PAGES, ENGINE) for w in PROCESS_COUNTS]
             configs += [(2, p, ENGINE) for p in PART_SIZES if p != DEFAULT_PART_PAGES]
-            configs += [(2, DEFAULT_PART_PAGES, "pdfium")]
             for processes, part_pages, engine in configs:
                 worker = stack.worker(processes, PART_PAGES=str(part_pages))
                 with requests.Session() as session:  # warm-up: one small job through it all
@@ -65,7 +62,6 @@ def run() -> Report:
                 if (processes, part_pages, engine) == (2, DEFAULT_PART_PAGES, ENGINE):
                     peak_mb = max(v for k, v in sampler.peak_sum.items() if k != "master")
                 stack.stop(worker)
-    t1 = baseline[ENGINE]
     speedup = t1 / runs[2, DEFAULT_PART_PAGES, ENGINE]
     report.figures |= {
         "bigdoc_pages": doc.pages,
@@ -79,9 +75,6 @@ def run() -> Report:
             str(p): round(runs[2, p, ENGINE], 2) for p in PART_SIZES
         },
         "bigdoc_best_part_pages": min(PART_SIZES, key=lambda p: runs[2, p, ENGINE]),
-        "bigdoc_speedup_2proc_pdfium": round(
-            baseline["pdfium"] / runs[2, DEFAULT_PART_PAGES, "pdfium"], 3
-        ),
         "worker_rss_mb_bigdoc_pdfminer": round(peak_mb, 1),
     }
     report.row(f"direct, 1 process, {doc.pages} pages", f"{t1:.1f} s", "(baseline)")
@@ -94,8 +87,6 @@ def run() -> Report:
         )
     for p in PART_SIZES:
         report.row(f"Folio, 2 processes, PART_PAGES={p}", f"{runs[2, p, ENGINE]:.1f} s", "")
-    tp = runs[2, DEFAULT_PART_PAGES, "pdfium"]
-    report.row("pdfium: Folio, 2 processes", f"{tp:.2f} s", f"direct {baseline['pdfium']:.2f} s")
     report.row(f"speedup with 2 processes (target ≥ {TARGET_SPEEDUP})", speedup, "")
     report.row("peak RSS of one worker process tree (pdfminer)", f"{peak_mb:.0f} MB", "")
     return report
