@@ -106,7 +106,7 @@ def _age_s(moment: datetime | None) -> float | None:
 
 def stuck_cmd(args: argparse.Namespace, settings: Settings) -> int:
     with connections(settings) as (db, _):
-        found = db.transaction(jobs.stuck_jobs, settings.stuck_after_s, args.limit)
+        found = db.transaction(jobs.stale_jobs, settings.stuck_after_s, args.limit, lock=False)
     rows = [
         {
             "id": job.id,

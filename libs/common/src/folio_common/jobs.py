@@ -90,6 +90,10 @@ def _one(conn: Connection, sql: str, **params: Any) -> Job | None:
     return Job.from_row(row) if row is not None else None
 
 
+def _many(conn: Connection, sql: str, **params: Any) -> list[Job]:
+    return [Job.from_row(row) for row in conn.execute(text(sql), params)]
+
+
 def insert_job(
     conn: Connection,
     *,
@@ -167,7 +171,7 @@ def list_jobs(
         params["before_at"], params["before_id"] = before
     sql = f"""SELECT {JOB_COLUMNS} FROM jobs WHERE {" AND ".join(clauses)}
               ORDER BY created_at DESC, id DESC LIMIT :limit"""
-    return [Job.from_row(row) for row in conn.execute(text(sql), params)]
+    return _many(conn, sql, **params)
 
 
 def mark_enqueued(conn: Connection, job_id: str) -> None:
@@ -423,35 +427,32 @@ def purge_results(conn: Connection, job_id: str) -> None:
 
 def unenqueued_jobs(conn: Connection, older_than_s: float, limit: int = 500) -> list[Job]:
     """Queued jobs never enqueued (Redis was down) or enqueued too long ago."""
-    return [
-        Job.from_row(row)
-        for row in conn.execute(
-            text(
-                f"""SELECT {JOB_COLUMNS} FROM jobs
-                    WHERE status = 'queued'
-                      AND (enqueued_at IS NULL
-                           OR enqueued_at < now() - make_interval(secs => :s))
-                    ORDER BY created_at LIMIT :limit"""
-            ),
-            {"s": older_than_s, "limit": limit},
-        )
-    ]
+    return _many(
+        conn,
+        f"""SELECT {JOB_COLUMNS} FROM jobs
+            WHERE status = 'queued'
+              AND (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => :s))
+            ORDER BY created_at LIMIT :limit""",
+        s=older_than_s,
+        limit=limit,
+    )
 
 
-def stale_jobs(conn: Connection, stuck_after_s: float, limit: int = 500) -> list[Job]:
-    """Processing jobs whose heartbeat stopped: their worker died or lost its message."""
-    return [
-        Job.from_row(row)
-        for row in conn.execute(
-            text(
-                f"""SELECT {JOB_COLUMNS} FROM jobs
-                    WHERE status = 'processing'
-                      AND heartbeat_at < now() - make_interval(secs => :s)
-                    ORDER BY heartbeat_at LIMIT :limit FOR UPDATE SKIP LOCKED"""
-            ),
-            {"s": stuck_after_s, "limit": limit},
-        )
-    ]
+def stale_jobs(
+    conn: Connection, stuck_after_s: float, limit: int = 500, *, lock: bool = True
+) -> list[Job]:
+    """Processing jobs whose heartbeat stopped (their worker died or lost its message),
+    oldest first. The sweeper locks them (``lock``); ``folio stuck`` only looks."""
+    return _many(
+        conn,
+        f"""SELECT {JOB_COLUMNS} FROM jobs
+            WHERE status = 'processing'
+              AND heartbeat_at < now() - make_interval(secs => :s)
+            ORDER BY heartbeat_at LIMIT :limit"""
+        + (" FOR UPDATE SKIP LOCKED" if lock else ""),
+        s=stuck_after_s,
+        limit=limit,
+    )
 
 
 def requeue_job(conn: Connection, job_id: str) -> bool:
@@ -562,25 +563,6 @@ def oldest_queued_age_s(conn: Connection) -> float:
     return float(age or 0.0)
 
 
-def stuck_jobs(conn: Connection, stuck_after_s: float, limit: int = 100) -> list[Job]:
-    """Processing jobs whose heartbeat is older than ``stuck_after_s``, oldest first.
-
-    Unlike :func:`stale_jobs` it locks nothing: it is for looking, not for recovering.
-    """
-    return [
-        Job.from_row(row)
-        for row in conn.execute(
-            text(
-                f"""SELECT {JOB_COLUMNS} FROM jobs
-                    WHERE status = 'processing'
-                      AND heartbeat_at < now() - make_interval(secs => :s)
-                    ORDER BY heartbeat_at LIMIT :limit"""
-            ),
-            {"s": stuck_after_s, "limit": limit},
-        )
-    ]
-
-
 def count_stuck(conn: Connection, stuck_after_s: float) -> int:
     return int(
         conn.execute(
@@ -595,18 +577,14 @@ def count_stuck(conn: Connection, stuck_after_s: float) -> int:
 
 def failed_since(conn: Connection, since_s: float, limit: int = 1000) -> list[Job]:
     """Jobs that failed within the last ``since_s`` seconds, oldest first."""
-    return [
-        Job.from_row(row)
-        for row in conn.execute(
-            text(
-                f"""SELECT {JOB_COLUMNS} FROM jobs
-                    WHERE status = 'failed'
-                      AND finished_at >= now() - make_interval(secs => :s)
-                    ORDER BY finished_at LIMIT :limit"""
-            ),
-            {"s": since_s, "limit": limit},
-        )
-    ]
+    return _many(
+        conn,
+        f"""SELECT {JOB_COLUMNS} FROM jobs
+            WHERE status = 'failed' AND finished_at >= now() - make_interval(secs => :s)
+            ORDER BY finished_at LIMIT :limit""",
+        s=since_s,
+        limit=limit,
+    )
 
 
 def reset_failed_job(conn: Connection, job_id: str) -> Job | None:
