@@ -48,13 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         print(report.render(), f"\n  ({time.monotonic() - t0:.0f} s)", flush=True)
         print(json.dumps(report.figures, indent=None), flush=True)
         results.update(report.figures)
+        _write(results, loads, started)  # after each one: an interrupted run keeps what it did
+    print(f"wrote {RESULTS} ({results['duration_s']} s)")
+    return 0
+
+
+def _write(results: dict[str, Any], loads: dict[str, list[float]], started: float) -> None:
     results["load_average"] = loads
     results["machine"] = machine()
     results["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["duration_s"] = round(time.monotonic() - started)
     RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
-    print(f"wrote {RESULTS} ({results['duration_s']} s)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ class Plan:
     page_count: int
     metadata: dict[str, Any]
     parts: list[PartPlan] = field(default_factory=list)
+    #: The text of a one-part document, extracted in the same sandbox call.
+    texts: list[tuple[int, str]] | None = None
 
 
 def parse_pages(spec: str | None, page_count: int) -> list[int]:
@@ -129,10 +131,12 @@ def inspect(
     max_pages: int,
     part_pages: int,
     out_dir: str,
+    engine: str | None = None,
 ) -> Plan:
     """Describe the document and cut the selected pages into parts of ``part_pages``.
 
-    A document that fits in one part is not rewritten (its part's ``path`` is None).
+    A document that fits in one part is not rewritten (its part's ``path`` is None) and,
+    with ``engine``, its text is extracted right away: one sandbox call for a small job.
     Split-off parts are saved unencrypted, so parts need no password.
     """
     with open_pdf(path, password) as pdf:
@@ -157,6 +161,11 @@ def inspect(
             log.warning("the PDF's permissions forbid text extraction; extracting anyway")
         if len(selected) <= part_pages:
             plan.parts.append(PartPlan(selected, None))
+            if engine is not None:
+                indexes = [n - 1 for n in selected]
+                plan.texts = extract(
+                    path, engine=engine, password=password, pages=selected, indexes=indexes
+                )
             return plan
         for part_no, start in enumerate(range(0, len(selected), part_pages)):
             chunk = selected[start : start + part_pages]

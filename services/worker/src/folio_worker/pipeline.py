@@ -61,10 +61,17 @@ def process_job(rt: Runtime, job_id: str) -> None:
                         "max_pages": rt.settings.max_pages,
                         "part_pages": rt.settings.part_pages,
                         "out_dir": tmp,
+                        "engine": job.engine,
                     },
                     on_tick=lambda: still_running(rt, job_id, None),
                     tick_s=rt.settings.heartbeat_interval_s,
                 )
+                if plan.texts is not None:  # a small document, extracted already
+                    finished = rt.db.transaction(store_and_record, rt, job_id, plan)
+                    log.info("job extracted whole", page_count=plan.page_count)
+                    if finished is not None:
+                        announce(rt.redis, rt.broker, rt.settings, finished)
+                    return
                 rt.db.transaction(store_plan, rt, job_id, plan)
                 log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
             for part in rt.db.transaction(jobs.get_parts, job_id, pending_only=True):
@@ -137,6 +144,13 @@ def record_part(
     if job is None or job.parts_done != job.parts_total:
         return None
     return end_job(conn, rt.blobs, rt.settings, job_id, jobs.SUCCEEDED)
+
+
+def store_and_record(conn: Connection, rt: Runtime, job_id: str, plan: Plan) -> jobs.Job | None:
+    """A one-part document: plan, pages and the end of the job in one transaction."""
+    assert plan.texts is not None
+    store_plan(conn, rt, job_id, plan)
+    return record_part(conn, rt, job_id, 0, plan.texts)
 
 
 def store_plan(conn: Connection, rt: Runtime, job_id: str, plan: Plan) -> None:
