@@ -67,10 +67,7 @@ def process_job(rt: Runtime, job_id: str) -> None:
                     tick_s=rt.settings.heartbeat_interval_s,
                 )
                 if plan.texts is not None:  # a small document, extracted already
-                    finished = rt.db.transaction(store_and_record, rt, job_id, plan)
-                    log.info("job extracted whole", page_count=plan.page_count)
-                    if finished is not None:
-                        announce(rt.redis, rt.broker, rt.settings, finished)
+                    complete_part(rt, job, 0, plan.texts, plan)
                     return
                 rt.db.transaction(store_plan, rt, job_id, plan)
                 log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
@@ -128,8 +125,20 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
         on_tick=lambda: still_running(rt, job.id, part.part_no),
         tick_s=rt.settings.heartbeat_interval_s,
     )
-    finished = rt.db.transaction(record_part, rt, job.id, part.part_no, pages)
-    log.info("part done", part_no=part.part_no, pages=len(pages))
+    complete_part(rt, job, part.part_no, pages)
+
+
+def complete_part(
+    rt: Runtime,
+    job: jobs.Job,
+    part_no: int,
+    pages: list[tuple[int, str]],
+    plan: Plan | None = None,
+) -> None:
+    """Record a part's pages (with ``plan``, a one-part document's plan in the same
+    transaction); when it completes the set, the job has succeeded: announce it."""
+    finished = rt.db.transaction(record_part, rt, job.id, part_no, pages, plan)
+    log.info("part done", part_no=part_no, pages=len(pages))
     rt.stats.part_done(job.engine, len(pages))
     if finished is not None:
         rt.stats.job_done(finished)
@@ -137,20 +146,20 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
 
 
 def record_part(
-    conn: Connection, rt: Runtime, job_id: str, part_no: int, pages: list[tuple[int, str]]
+    conn: Connection,
+    rt: Runtime,
+    job_id: str,
+    part_no: int,
+    pages: list[tuple[int, str]],
+    plan: Plan | None = None,
 ) -> jobs.Job | None:
     """Pages in, part counted, and — when it completes the set — the job succeeded."""
+    if plan is not None:
+        store_plan(conn, rt, job_id, plan)
     job = jobs.record_part(conn, job_id, part_no, pages)
     if job is None or job.parts_done != job.parts_total:
         return None
     return end_job(conn, rt.blobs, rt.settings, job_id, jobs.SUCCEEDED)
-
-
-def store_and_record(conn: Connection, rt: Runtime, job_id: str, plan: Plan) -> jobs.Job | None:
-    """A one-part document: plan, pages and the end of the job in one transaction."""
-    assert plan.texts is not None
-    store_plan(conn, rt, job_id, plan)
-    return record_part(conn, rt, job_id, 0, plan.texts)
 
 
 def store_plan(conn: Connection, rt: Runtime, job_id: str, plan: Plan) -> None:
