@@ -92,12 +92,16 @@ def _upload_growth(url: str, root_pid: int, headers: dict[str, str]) -> tuple[fl
 
 
 def _direct_rss_mb(path: Path, pages: int, engine: str) -> float:
-    """Peak RSS of a fresh process that extracts the whole document directly."""
+    """Peak RSS of a fresh process that extracts the whole document directly.
+
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss from the parent through fork and exec.
+    """
     code = (
-        "import json, resource\n"
+        "import json\n"
         "from bench.direct import extract\n"
         f"extract(({str(path)!r}, {engine!r}, list(range(1, {pages} + 1))))\n"
-        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n"
+        "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+        "print(json.dumps(int(hwm.split()[1]) / 1024))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=procs.ROOT

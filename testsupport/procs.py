@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import requests
@@ -106,3 +106,18 @@ def start_worker(env: Mapping[str, str], log_dir: Path, name: str = "worker") ->
     service = Service(name, [str(BIN / "folio-worker"), "run"], env, log_dir)
     wait_until(lambda: "worker ready" in service.log_text(), timeout=60)
     return service
+
+
+@contextlib.contextmanager
+def folio_stack(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
+    """The API and a worker, booted together (each takes seconds alone) and stopped
+    together; yields the API's base URL."""
+    worker = Service("worker", [str(BIN / "folio-worker"), "run"], env, log_dir)
+    api, base = start_api(env, log_dir)
+    try:
+        wait_until(lambda: "worker ready" in worker.log_text(), timeout=60)
+        yield base
+    finally:
+        worker.signal(signal.SIGTERM)
+        api.stop()
+        worker.stop()

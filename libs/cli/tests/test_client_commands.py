@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
 from conftest import TEST_API_KEY
 from testsupport.pdfs import make_pdf, page_text
-from testsupport.procs import BIN, Service, free_port, start_api, wait_until
+from testsupport.procs import folio_stack, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -16,13 +15,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def base_url(env, tmp_path_factory):
     logs = tmp_path_factory.mktemp("cli-services")
-    worker = Service("worker", [str(BIN / "folio-worker"), "run"], env, logs)
-    api, base = start_api(env, logs)
-    wait_until(lambda: "worker ready" in worker.log_text(), timeout=60)
-    yield base
-    worker.signal(signal.SIGTERM)
-    api.stop()
-    worker.stop()
+    with folio_stack(env, logs) as base:
+        yield base
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 import requests
 from conftest import TEST_API_KEY
 from testsupport.pdfs import make_pdf, page_text
-from testsupport.procs import BIN, Service, start_api, wait_until
+from testsupport.procs import folio_stack
 
 pytest.importorskip("folio_worker.cli")
 pytestmark = pytest.mark.slow
@@ -18,14 +16,8 @@ AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 
 @pytest.fixture
 def folio(env, db, tmp_path):
-    # Boot both at once and stop both at once: each takes seconds on its own.
-    worker = Service("worker", [str(BIN / "folio-worker"), "run"], env, tmp_path)
-    api, base = start_api(env, tmp_path)
-    wait_until(lambda: "worker ready" in worker.log_text(), timeout=60)
-    yield base
-    worker.signal(signal.SIGTERM)
-    api.stop()
-    worker.stop()
+    with folio_stack(env, tmp_path) as base:
+        yield base
 
 
 def test_multipart_upload_to_text(folio):

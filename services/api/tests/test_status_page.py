@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
 from conftest import CORPUS, TEST_API_KEY
 from testsupport.pdfs import make_pdf, page_text
-from testsupport.procs import BIN, ROOT, Service, start_api, wait_until
+from testsupport.procs import ROOT, folio_stack, wait_until
 
 pytest.importorskip("folio_worker.cli")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
@@ -56,13 +55,8 @@ def browser(tmp_path):
 
 @pytest.fixture
 def folio(env, db, tmp_path):
-    worker = Service("worker", [str(BIN / "folio-worker"), "run"], env, tmp_path)
-    api, base = start_api(env, tmp_path)
-    wait_until(lambda: "worker ready" in worker.log_text(), timeout=60)
-    yield base
-    worker.signal(signal.SIGTERM)
-    api.stop()
-    worker.stop()
+    with folio_stack(env, tmp_path) as base:
+        yield base
 
 
 def sample(tmp_path: Path) -> tuple[Path, str]:
