@@ -28,7 +28,15 @@ METRICS_TOKEN = "scraper-token-0123456789"
 
 @pytest.fixture
 def live_env(env):
-    return {**env, "WEB_CONCURRENCY": "2", "METRICS_TOKEN": METRICS_TOKEN}
+    # A namespace of its own: a worker SIGKILLed by an earlier test stays "alive" in the
+    # shared one for workers.ALIVE_WINDOW_S, and this test counts live workers.
+    namespace = env["REDIS_NAMESPACE"] + "-metrics"
+    return {
+        **env,
+        "WEB_CONCURRENCY": "2",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "REDIS_NAMESPACE": namespace,
+    }
 
 
 def test_metrics_follow_jobs_workers_and_a_killed_worker(live_env, db, tmp_path):
