@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import falcon
 from falcon.media.multipart import MultipartForm
 from folio_common.blobs import read_file_chunks
 from folio_common.jobs import Job
+from folio_common.options import is_http_url, page_ranges
 from folio_common.settings import ENGINES, Settings
 
 from folio_api.errors import (
@@ -53,7 +52,6 @@ RAW_MEDIA_TYPES = ("application/pdf", "application/octet-stream")
 #: The upload options, from multipart fields or (raw body) query parameters.
 OPTION_FIELDS = ("engine", "pages", "password", "callback_url")
 RAW_QUERY_FIELDS = (*OPTION_FIELDS, "filename")
-_PAGES = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 
 
 @dataclass(frozen=True)
@@ -152,21 +150,11 @@ def spool(read: Callable[[int], bytes], limit: int) -> tuple[Any, int, str]:
 
 
 def _valid_pages(value: str) -> bool:
-    if not _PAGES.fullmatch(value):
-        return False
-    for item in value.split(","):
-        first, _, last = item.partition("-")
-        if int(first) < 1 or (last and int(last) < int(first)):
-            return False
-    return True
-
-
-def _valid_callback(value: str) -> bool:
     try:
-        parts = urlsplit(value)
+        page_ranges(value)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return True
 
 
 def parse_options(fields: Mapping[str, str], settings: Settings) -> Options:
@@ -183,7 +171,7 @@ def parse_options(fields: Mapping[str, str], settings: Settings) -> Options:
             "pages", "pages must be page numbers and ranges from 1, such as '1-5,9'"
         )
     callback_url = fields.get("callback_url") or None
-    if callback_url is not None and (len(callback_url) > 2048 or not _valid_callback(callback_url)):
+    if callback_url is not None and (len(callback_url) > 2048 or not is_http_url(callback_url)):
         raise validation_error("callback_url", "callback_url must be an absolute http(s) URL")
     return Options(engine, pages, fields.get("password") or None, callback_url)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pikepdf
 from folio_common.errors import ErrorCode, JobError
+from folio_common.options import select_pages
 
 log = logging.getLogger("folio.extraction")
 
@@ -44,18 +45,6 @@ class Plan:
     parts: list[PartPlan] = field(default_factory=list)
     #: The text of a one-part document, extracted in the same sandbox call.
     texts: list[tuple[int, str]] | None = None
-
-
-def parse_pages(spec: str | None, page_count: int) -> list[int]:
-    """``"1-5,9"`` → [1, 2, 3, 4, 5, 9] within the document; None or "" → every page."""
-    if not spec:
-        return list(range(1, page_count + 1))
-    chosen: set[int] = set()
-    for item in spec.split(","):
-        first, _, last = item.strip().partition("-")
-        start, end = int(first), int(last or first)
-        chosen.update(range(max(start, 1), min(end, page_count) + 1))
-    return sorted(chosen)
 
 
 def open_pdf(path: str, password: str | None) -> pikepdf.Pdf:
@@ -150,7 +139,7 @@ def inspect(
             raise JobError(
                 ErrorCode.TOO_MANY_PAGES, f"{page_count} pages, more than the limit of {max_pages}"
             )
-        selected = parse_pages(pages, page_count)
+        selected = select_pages(pages, page_count)
         if not selected:
             raise JobError(
                 ErrorCode.INVALID_PDF,

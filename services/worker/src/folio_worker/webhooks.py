@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from folio_common.options import is_http_url
 from folio_common.settings import Settings
 
 USER_AGENT = "Folio-Webhooks/1"
@@ -79,9 +80,10 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 def deliver(settings: Settings, url: str, webhook_id: str, document: dict[str, Any]) -> Delivery:
     """POST ``document`` to ``url`` once. Raises :class:`WebhookRefused` for a refused URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(url):
         raise WebhookRefused("callback_url must be an absolute http(s) URL")
+    parts = urlsplit(url)
+    assert parts.hostname is not None
     port = parts.port or (443 if parts.scheme == "https" else 80)
     address = resolve_public(parts.hostname, port, settings.webhook_allow_private)
     body = json.dumps({"type": f"job.{document['status']}", "data": document}).encode()

@@ -1,0 +1,48 @@
+"""Job options both services read: the ``pages`` syntax and callback URLs.
+
+The API validates them at submission and the worker applies them; one definition, so the
+two can never disagree about what ``"1-5,9"`` means.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+_PAGES = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+
+
+def page_ranges(spec: str) -> list[tuple[int, int]]:
+    """``"1-5,9"`` → ``[(1, 5), (9, 9)]`` (1-based, inclusive).
+
+    Raises ValueError for anything else: spaces, page 0, a range that runs backwards.
+    """
+    if not _PAGES.fullmatch(spec):
+        raise ValueError("expected page numbers and ranges like 1-5,9")
+    ranges = []
+    for item in spec.split(","):
+        first, _, last = item.partition("-")
+        start, end = int(first), int(last or first)
+        if start < 1 or end < start:
+            raise ValueError(f"{item!r} is not a range of pages")
+        ranges.append((start, end))
+    return ranges
+
+
+def select_pages(spec: str | None, page_count: int) -> list[int]:
+    """The pages ``spec`` selects within a ``page_count``-page document; all when empty."""
+    if not spec:
+        return list(range(1, page_count + 1))
+    chosen: set[int] = set()
+    for start, end in page_ranges(spec):
+        chosen.update(range(start, min(end, page_count) + 1))
+    return sorted(chosen)
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute ``http``/``https`` URL with a host: what a callback may be."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
