@@ -20,7 +20,7 @@ from yoyo import get_backend, read_migrations
 
 from .logs import configure_logging, get_logger
 from .settings import Settings, load_settings
-from .wait import DependencyUnavailable, wait_for
+from .wait import DependencyUnavailable, wait_for_database
 
 log = get_logger("folio.migrate")
 
@@ -79,20 +79,6 @@ def yoyo_url(settings: Settings) -> str:
     if settings.db_sslmode:
         query.setdefault("sslmode", settings.db_sslmode)
     return url.set(query=query).render_as_string(hide_password=False)
-
-
-def wait_for_database(settings: Settings, max_time_s: float) -> None:
-    def check() -> None:
-        engine = create_engine(
-            settings.database(), connect_args={"connect_timeout": settings.db_connect_timeout}
-        )
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        finally:
-            engine.dispose()
-
-    wait_for("postgres", check, max_time_s)
 
 
 def apply(settings: Settings, source: Path | None = None) -> list[str]:

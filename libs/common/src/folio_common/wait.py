@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import backoff
+import sqlalchemy
 import structlog
 
 from .logs import redact_text
+from .redis_client import create_redis
+from .settings import Settings
 
 log = structlog.stdlib.get_logger("folio.wait")
 
@@ -61,3 +64,29 @@ def wait_for(name: str, check: Callable[[], object], max_time_s: float = 60.0) -
             redact_text(f"{name} unreachable after {max_time_s:g}s: {type(exc).__name__}: {exc}")
         ) from exc
     log.info(f"{name} is reachable", dependency=name)
+
+
+def wait_for_database(settings: Settings, max_time_s: float) -> None:
+    """Until PostgreSQL answers ``SELECT 1`` (a fresh engine each try: no pool to go stale)."""
+
+    def check() -> None:
+        engine = sqlalchemy.create_engine(
+            settings.database(), connect_args={"connect_timeout": settings.db_connect_timeout}
+        )
+        try:
+            with engine.connect() as conn:
+                conn.execute(sqlalchemy.text("SELECT 1"))
+        finally:
+            engine.dispose()
+
+    wait_for("postgres", check, max_time_s)
+
+
+def wait_for_dependencies(settings: Settings, max_time_s: float) -> None:
+    """Until PostgreSQL and Redis both answer: what every service's start command does."""
+    wait_for_database(settings, max_time_s)
+    client = create_redis(settings)
+    try:
+        wait_for("redis", client.ping, max_time_s)
+    finally:
+        client.close()

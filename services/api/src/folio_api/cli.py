@@ -12,12 +12,9 @@ import argparse
 import os
 import sys
 
-from folio_common.database import create_engine
 from folio_common.logs import configure_logging, get_logger, register_secrets
-from folio_common.redis_client import create_redis
-from folio_common.settings import Settings, load_settings
-from folio_common.wait import DependencyUnavailable, wait_for
-from sqlalchemy import text
+from folio_common.settings import load_settings
+from folio_common.wait import DependencyUnavailable, wait_for_dependencies
 
 log = get_logger("folio.api.cli")
 
@@ -26,23 +23,6 @@ GUNICORN_CONFIG = "python:folio_api.gunicorn_config"
 WSGI_APP = "folio_api.wsgi:app"
 #: Default seconds to wait for each dependency before giving up.
 DEFAULT_WAIT_S = 60.0
-
-
-def wait_for_dependencies(settings: Settings, max_time_s: float) -> None:
-    """Return once Postgres and Redis answer; raise :class:`DependencyUnavailable` if not."""
-    engine = create_engine(settings, application_name="folio-api-wait")
-
-    def postgres() -> None:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    client = create_redis(settings)
-    try:
-        wait_for("postgres", postgres, max_time_s)
-        wait_for("redis", client.ping, max_time_s)
-    finally:
-        engine.dispose()
-        client.close()
 
 
 def gunicorn_argv(extra: list[str]) -> list[str]:

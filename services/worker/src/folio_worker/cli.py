@@ -16,10 +16,9 @@ import sys
 
 from folio_common import workers
 from folio_common.logs import configure_logging, get_logger, install_excepthook, register_secrets
-from folio_common.migrate import wait_for_database
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings, load_settings
-from folio_common.wait import DependencyUnavailable, wait_for
+from folio_common.wait import DependencyUnavailable, wait_for_dependencies
 
 log = get_logger("folio.worker")
 
@@ -48,8 +47,7 @@ def run(settings: Settings) -> int:
     import dramatiq.cli
 
     try:
-        wait_for_database(settings, STARTUP_WAIT_S)
-        wait_for("redis", create_redis(settings).ping, STARTUP_WAIT_S)
+        wait_for_dependencies(settings, STARTUP_WAIT_S)
     except DependencyUnavailable as exc:
         log.error(str(exc))
         return 1
