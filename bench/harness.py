@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 import requests
-from folio_common import jobs
+from folio_common.lifecycle import TERMINAL
 from folio_common.migrate import apply
 from folio_common.settings import Settings
 from sqlalchemy import create_engine, text
@@ -158,9 +158,7 @@ class Stack:
             " FROM jobs WHERE id = ANY(CAST(:ids AS uuid[]))"
         )
         with self._engine.connect() as conn:
-            row = conn.execute(
-                sql, {"terminal": list(jobs.TERMINAL_STATUSES), "ids": list(job_ids)}
-            ).one()
+            row = conn.execute(sql, {"terminal": sorted(TERMINAL), "ids": list(job_ids)}).one()
         return int(row[0]), int(row[1]), float(row[2]) if row[2] is not None else None
 
     def wait_finished(self, job_ids: Sequence[str], timeout: float) -> tuple[float, int]:

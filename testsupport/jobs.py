@@ -12,6 +12,9 @@ from folio_common import jobs
 from folio_common.blobs import PostgresBlobStore, source_key
 from folio_common.broker import create_broker, enqueue_job
 from folio_common.database import Database
+from folio_common.errors import ErrorCode, JobError
+from folio_common.lifecycle import JobStatus, transitions
+from folio_common.options import JobOptions
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 
@@ -24,12 +27,12 @@ def insert(
     callback_url = options.pop("callback_url", None)
 
     def work(conn: Any) -> None:
-        jobs.insert_job(
+        transitions.submit(
             conn,
             job_id=job_id,
             owner=owner,
             engine=engine,
-            options=options,
+            options=JobOptions(**options),
             filename="test.pdf",
             size_bytes=len(pdf),
             sha256=sha256(pdf).hexdigest(),
@@ -45,7 +48,7 @@ def insert(
 def submit(settings: Settings, db: Database, pdf: bytes, **kwargs: Any) -> str:
     job_id = insert(db, pdf, **kwargs)
     enqueue(settings, job_id)
-    db.transaction(jobs.mark_enqueued, job_id)
+    db.transaction(transitions.note_enqueued, job_id)
     return job_id
 
 
@@ -72,3 +75,37 @@ def in_progress(db: Database, job_id: str) -> bool:
     """True once some pages are recorded and the job has not ended yet."""
     job = db.transaction(jobs.get_job, job_id)
     return job is not None and job.pages_done > 0 and not job.is_terminal
+
+
+def end(
+    db: Database,
+    settings: Settings,
+    job_id: str,
+    status: JobStatus,
+    error: tuple[ErrorCode, str] | None = None,
+) -> jobs.Job | None:
+    """End a live job with ``status`` through its transition (effects not run)."""
+    blobs = PostgresBlobStore()
+    if status == JobStatus.SUCCEEDED:
+        step = db.transaction(transitions.succeed, blobs, settings, job_id)
+    elif status == JobStatus.CANCELLED:
+        step = db.transaction(transitions.cancel, blobs, settings, job_id)
+    else:
+        code, message = error or (ErrorCode.INTERNAL, "failed by a test")
+        step = db.transaction(transitions.fail, blobs, settings, job_id, JobError(code, message))
+    ended: jobs.Job | None = step.value
+    return ended
+
+
+def start(db: Database, settings: Settings, job_id: str, pages: int = 2) -> jobs.Job:
+    """Claim a queued job and plan it as one part of ``pages`` pages, as a worker would."""
+    job = db.transaction(transitions.claim, PostgresBlobStore(), settings, job_id).value
+    assert job is not None
+    db.transaction(
+        transitions.plan,
+        job,
+        page_count=pages,
+        metadata={"title": "Folio test", "page_count": pages, "encrypted": False},
+        parts=[(list(range(1, pages + 1)), None)],
+    )
+    return job

@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
-from folio_common import jobs, lifecycle
-from folio_common.blobs import PostgresBlobStore
+from folio_common import jobs
 from folio_common.errors import ErrorCode
 from folio_common.fleet import queue_depths
+from folio_common.lifecycle import JobStatus
 from sqlalchemy import text
 from testsupport import jobs as tj
+from testsupport.lifecycle import age_heartbeat, claim
 from testsupport.pdfs import make_pdf
 from testsupport.procs import free_port
 
 from folio_cli.main import build_parser, main, parse_duration
 
 
-def stale(db, job_id: str, attempts: int = 1) -> None:
+def stale(db, settings, job_id: str, attempts: int = 1) -> None:
     """Make ``job_id`` look like its worker died mid-run a minute ago."""
+    assert claim(db, settings, job_id) is not None
     with db.engine.begin() as conn:
         conn.execute(
-            text(
-                """UPDATE jobs SET status = 'processing', attempts = :attempts,
-                   started_at = now() - interval '2 minutes',
-                   heartbeat_at = now() - interval '1 minute' WHERE id = :id"""
-            ),
+            text("UPDATE jobs SET attempts = :attempts WHERE id = :id"),
             {"id": job_id, "attempts": attempts},
         )
+    age_heartbeat(db, job_id, 60)
 
 
 def failed(db, settings, job_id: str, *, keep_source: bool) -> None:
     error = (ErrorCode.INVALID_PDF, "broken")
     if keep_source:  # what KEEP_SOURCE=true leaves behind
-        db.transaction(jobs.finish_job, job_id, jobs.FAILED, ttl_hours=1, error=error)
-    else:
-        db.transaction(lifecycle.end_job, PostgresBlobStore(), settings, job_id, jobs.FAILED, error)
+        settings = dataclasses.replace(settings, keep_source=True)
+    tj.end(db, settings, job_id, JobStatus.FAILED, error)
 
 
 def test_every_command_has_help(capsys):
@@ -70,7 +69,7 @@ def test_migrate_and_verify(folio, db):
 
 def test_stuck_lists_silent_jobs_and_sweep_recovers_them(folio, db, settings):
     job_id = tj.insert(db, make_pdf(1))
-    stale(db, job_id)
+    stale(db, settings, job_id)
     stuck = folio("stuck", "--json")
     assert stuck.returncode == 1, stuck.stderr
     (row,) = json.loads(stuck.stdout)
@@ -79,9 +78,9 @@ def test_stuck_lists_silent_jobs_and_sweep_recovers_them(folio, db, settings):
     sweep = folio("sweep", "--json")
     assert sweep.returncode == 0, sweep.stderr
     report = json.loads(sweep.stdout)
-    assert report["recovered"] == 1 and report["enqueued"] >= 1
+    assert report["recovered"] == 1
     job = db.transaction(jobs.get_job, job_id)
-    assert job.status == jobs.QUEUED and job.enqueued_at is not None
+    assert job.status == JobStatus.QUEUED and job.enqueued_at is not None
     assert folio("stuck").returncode == 0
 
 
@@ -93,7 +92,7 @@ def test_requeue_resets_a_failed_job_that_still_has_its_source(folio, db, settin
     assert result.returncode == 0, result.stderr
     assert "requeued" in result.stdout
     job = db.transaction(jobs.get_job, job_id)
-    assert job.status == jobs.QUEUED
+    assert job.status == JobStatus.QUEUED
     assert (job.attempts, job.error_code, job.error_message, job.finished_at) == (
         0,
         None,
@@ -109,14 +108,14 @@ def test_requeue_refuses_jobs_whose_source_is_gone(folio, db, settings):
     failed(db, settings, kept, keep_source=True)
     failed(db, settings, gone, keep_source=False)
     tj.insert(db, make_pdf(1))  # queued: not a failed job
-    db.transaction(lifecycle.end_job, PostgresBlobStore(), settings, done, jobs.SUCCEEDED)
+    tj.end(db, settings, done, JobStatus.CANCELLED)
     result = folio("requeue", "--failed", "--since", "1h", "--json")
     assert result.returncode == 1, result.stderr
     outcomes = {o["job_id"]: o for o in map(json.loads, result.stdout.splitlines())}
     assert set(outcomes) == {kept, gone}
     assert outcomes[kept]["ok"]
     assert not outcomes[gone]["ok"] and "source PDF was deleted" in outcomes[gone]["reason"]
-    assert db.transaction(jobs.get_job, gone).status == jobs.FAILED
+    assert db.transaction(jobs.get_job, gone).status == JobStatus.FAILED
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,15 @@ from folio_common import jobs
 from folio_common.blobs import PostgresBlobStore, part_key, source_key
 from folio_common.broker import JOBS_QUEUE, PARTS_QUEUE, create_broker
 from folio_common.database import Database
+from folio_common.lifecycle import JobStatus, transitions
+from folio_common.lifecycle.runner import Lifecycle
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from folio_common.sweeper import Sweeper, sweep_once
 from sqlalchemy import Connection, text
+
+from testsupport import lifecycle as lc
+from testsupport.lifecycle import age_heartbeat, claim, get
 
 store = PostgresBlobStore()
 
@@ -34,70 +39,72 @@ def sweeper(settings: Settings, db: Database) -> Iterator[Sweeper]:
         }
     )
     client = create_redis(own)
-    yield Sweeper(db, store, client, create_broker(own, client), own)
+    yield Sweeper(Lifecycle(db, client, create_broker(own, client), own), store)
     for key in client.scan_iter(match=f"{own.redis_namespace}*"):
         client.delete(key)
 
 
 def queued_messages(sw: Sweeper, queue: str) -> int:
-    client: redis.Redis = sw.redis
-    return int(client.llen(f"{sw.settings.redis_namespace}-dramatiq:{queue}"))
+    client: redis.Redis = sw.lifecycle.redis
+    return int(client.llen(f"{sw.lifecycle.settings.redis_namespace}-dramatiq:{queue}"))
 
 
-def new_job(db: Database, *, split: int = 0, attempts: int = 0, stale: bool = True) -> str:
-    """A processing job whose heartbeat is a minute old (its worker died)."""
-    job_id = str(uuid.uuid4())
-
-    def work(conn: Connection) -> None:
-        jobs.insert_job(conn, job_id=job_id, owner="tester", engine="pdfminer", options={},
-                        filename="a.pdf", size_bytes=3, sha256="0" * 64)  # fmt: skip
-        store.put(conn, source_key(job_id), [b"%PDF-"])
-        if split:
-            parts = [([n], part_key(job_id, n)) for n in range(split)]
-            jobs.plan_job(conn, job_id, page_count=split, metadata={}, parts=parts)
-        age = "1 minute" if stale else "0 seconds"
-        conn.execute(
-            text(f"""UPDATE jobs SET status = 'processing', attempts = :a,
-                     heartbeat_at = now() - interval '{age}' WHERE id = :id"""),
-            {"id": job_id, "a": attempts},
-        )  # fmt: skip
-
-    db.transaction(work)
-    return job_id
-
-
-def get(db: Database, job_id: str) -> jobs.Job:
-    job = db.transaction(jobs.get_job, job_id)
+def new_job(
+    db: Database, settings: Settings, *, split: int = 0, attempts: int = 1, stale: bool = True
+) -> str:
+    """A processing job, claimed ``attempts`` times, whose heartbeat is a minute old (its
+    worker died) unless not ``stale``."""
+    job = claim(db, settings, lc.new_job(db).id)
     assert job is not None
-    return job
+    db.transaction(lambda conn: store.put(conn, source_key(job.id), [b"%PDF-"]))
+    if split:
+        db.transaction(
+            transitions.plan,
+            job,
+            page_count=split,
+            metadata={},
+            parts=[([n], part_key(job.id, n)) for n in range(split)],
+        )
+    db.transaction(
+        lambda conn: conn.execute(
+            text("UPDATE jobs SET attempts = :a WHERE id = :id"), {"id": job.id, "a": attempts}
+        )
+    )
+    if stale:
+        age_heartbeat(db, job.id, 60)
+    return job.id
 
 
-def test_job_whose_worker_died_is_requeued_and_enqueued(db: Database, sweeper: Sweeper) -> None:
-    job_id = new_job(db, attempts=1)
+def test_job_whose_worker_died_is_requeued_and_enqueued(
+    db: Database, settings: Settings, sweeper: Sweeper
+) -> None:
+    job_id = new_job(db, settings, attempts=1)
     report = sweep_once(sweeper)
-    assert report is not None and report.recovered == [job_id] and report.enqueued == 1
+    assert report is not None and report.recovered == [job_id]
     job = get(db, job_id)
-    assert (job.status, job.attempts) == (jobs.QUEUED, 1) and job.enqueued_at is not None
+    assert (job.status, job.attempts) == (JobStatus.QUEUED, 1) and job.enqueued_at is not None
     assert queued_messages(sweeper, JOBS_QUEUE) == 1
 
 
 def test_job_out_of_attempts_fails_worker_lost_with_its_last_error(
-    db: Database, sweeper: Sweeper
+    db: Database, settings: Settings, sweeper: Sweeper
 ) -> None:
-    job_id = new_job(db, attempts=3)
-    db.transaction(jobs.note_error, job_id, "OperationalError: server closed the connection")
+    job_id = new_job(db, settings, attempts=3)
+    # A part's transient failure keeps its reason on the (still processing) job.
+    reason = "OperationalError: server closed the connection"
+    db.transaction(transitions.release_part, job_id, 0, reason)
     report = sweep_once(sweeper)
-    assert report is not None and [j.id for j in report.lost] == [job_id]
+    assert report is not None and report.lost == [job_id]
     job = get(db, job_id)
-    assert (job.status, job.error_code) == (jobs.FAILED, "worker_lost")
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "worker_lost")
     assert job.error_message is not None and "server closed the connection" in job.error_message
     assert db.transaction(lambda c: list(store.read(c, source_key(job_id)))) == []
 
 
 def test_split_job_gets_its_unfinished_parts_resent_without_losing_an_attempt(
-    db: Database, sweeper: Sweeper
+    db: Database, settings: Settings, sweeper: Sweeper
 ) -> None:
-    job_id = new_job(db, split=3, attempts=1)
+    job_id = new_job(db, settings, split=3, attempts=1)
     db.transaction(
         lambda c: c.execute(
             text("UPDATE job_parts SET done_at = now() WHERE job_id = :id AND part_no = 0"),
@@ -105,44 +112,38 @@ def test_split_job_gets_its_unfinished_parts_resent_without_losing_an_attempt(
         )
     )
     report = sweep_once(sweeper)
-    assert report is not None and sorted(p for _, p, _ in report.parts) == [1, 2]
+    assert report is not None and report.parts_resent == [job_id, job_id]
     job = get(db, job_id)
-    assert (job.status, job.attempts) == (jobs.PROCESSING, 1)
+    assert (job.status, job.attempts) == (JobStatus.PROCESSING, 1)
     assert queued_messages(sweeper, PARTS_QUEUE) == 2
     # Its heartbeat was reset: the next sweep leaves it alone.
     again = sweep_once(sweeper)
-    assert again is not None and again.parts == []
+    assert again is not None and again.parts_resent == []
 
 
-def test_live_job_is_left_alone(db: Database, sweeper: Sweeper) -> None:
-    job_id = new_job(db, stale=False)
+def test_live_job_is_left_alone(db: Database, settings: Settings, sweeper: Sweeper) -> None:
+    job_id = new_job(db, settings, stale=False)
     report = sweep_once(sweeper)
     assert report is not None and report.recovered == [] and report.lost == []
-    assert get(db, job_id).status == jobs.PROCESSING
+    assert get(db, job_id).status == JobStatus.PROCESSING
 
 
 def test_queued_job_never_enqueued_is_enqueued(db: Database, sweeper: Sweeper) -> None:
-    job_id = new_job(db)
-    db.transaction(
-        lambda c: c.execute(
-            text("UPDATE jobs SET status = 'queued' WHERE id = :id"), {"id": job_id}
-        )
-    )
+    job_id = lc.new_job(db).id
     report = sweep_once(sweeper)
-    assert report is not None and report.enqueue == [(job_id, None)] and report.enqueued == 1
+    assert report is not None and report.enqueued == [job_id]
     assert get(db, job_id).enqueued_at is not None
+    assert queued_messages(sweeper, JOBS_QUEUE) == 1
 
 
-def test_expired_results_are_purged(db: Database, sweeper: Sweeper) -> None:
-    job_id = new_job(db, stale=False)
-    db.transaction(jobs.record_part, job_id, 0, [(1, "text")])
+def test_expired_results_are_purged(db: Database, settings: Settings, sweeper: Sweeper) -> None:
+    job_id = lc.job_in(db, settings, JobStatus.SUCCEEDED).id
     db.transaction(
         lambda c: c.execute(
-            text("""UPDATE jobs SET status = 'succeeded', expires_at = now() - interval '1 s'
-                    WHERE id = :id"""),
+            text("UPDATE jobs SET expires_at = now() - interval '1 s' WHERE id = :id"),
             {"id": job_id},
         )
-    )  # fmt: skip
+    )
     report = sweep_once(sweeper)
     assert report is not None and report.purged == [job_id]
     assert get(db, job_id).purged_at is not None

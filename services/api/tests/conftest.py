@@ -14,13 +14,15 @@ from typing import Any
 import falcon.testing
 import pytest
 from conftest import TEST_API_KEY
-from folio_common import jobs, lifecycle
+from folio_common import jobs
 from folio_common.blobs import PostgresBlobStore
 from folio_common.broker import create_broker
 from folio_common.database import Database
 from folio_common.errors import ErrorCode
+from folio_common.lifecycle import JobStatus, transitions
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
+from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf
 
 from folio_api.app import create_app
@@ -138,27 +140,17 @@ class Api:
     # Driving the job as the worker would -------------------------------------------------
 
     def start(self, job_id: str, pages: int = 2) -> None:
-        self.db.transaction(jobs.claim_job, job_id, self.settings.stuck_after_s)
-        self.db.transaction(
-            jobs.plan_job,
-            job_id,
-            page_count=pages,
-            metadata={"title": "Folio test", "page_count": pages, "encrypted": False},
-            parts=[(list(range(1, pages + 1)), None)],
-        )
+        tj.start(self.db, self.settings, job_id, pages)
 
     def succeed(self, job_id: str, texts: list[str]) -> None:
         self.start(job_id, len(texts))
         pages = [(n, text) for n, text in enumerate(texts, start=1)]
-        self.db.transaction(jobs.record_part, job_id, 0, pages)
-        self.end(job_id, jobs.SUCCEEDED)
+        self.db.transaction(transitions.record_part, self.blobs, self.settings, job_id, 0, pages)
 
     def end(
-        self, job_id: str, status: str, error: tuple[ErrorCode, str] | None = None
+        self, job_id: str, status: JobStatus, error: tuple[ErrorCode, str] | None = None
     ) -> jobs.Job | None:
-        return self.db.transaction(
-            lifecycle.end_job, self.blobs, self.settings, job_id, status, error
-        )
+        return tj.end(self.db, self.settings, job_id, status, error)
 
     def job(self, job_id: str) -> jobs.Job:
         job = self.db.transaction(jobs.get_job, job_id)

@@ -69,7 +69,7 @@ def test_option_fields_with_sql_and_shell_metacharacters(api):
         assert result.status_code in (202, 422), value
         result = api.submit(fields={"password": value})
         assert result.status_code == 202, value
-        assert api.job(result.json["id"]).options["password"] == value
+        assert api.job(result.json["id"]).options.password == value
     assert api.count("jobs") > 0  # the table is still there
 
 

@@ -7,8 +7,9 @@ import time
 import uuid
 
 from conftest import OTHER_API_KEY
-from folio_common import jobs, notify
+from folio_common import notify
 from folio_common.errors import ErrorCode
+from folio_common.lifecycle import JobStatus, transitions
 from folio_common.redis_client import create_redis
 
 
@@ -55,9 +56,10 @@ def test_long_poll_returns_when_the_job_finishes(api):
 
     def finish_soon() -> None:
         time.sleep(0.5)
-        api.db.transaction(jobs.record_part, job_id, 0, [(1, "done")])
-        api.end(job_id, jobs.SUCCEEDED)
-        notify.publish_done(publisher, api.settings, job_id, jobs.SUCCEEDED)
+        api.db.transaction(
+            transitions.record_part, api.blobs, api.settings, job_id, 0, [(1, "done")]
+        )
+        notify.publish_done(publisher, api.settings, job_id, JobStatus.SUCCEEDED)
 
     thread = threading.Thread(target=finish_soon)
     started = time.monotonic()
@@ -102,7 +104,7 @@ def test_submit_with_prefer_wait_returns_the_finished_job(api):
                 job_id_box.append(str(row[0]))
             time.sleep(0.05)
         api.succeed(job_id_box[0], ["page one"])
-        notify.publish_done(publisher, api.settings, job_id_box[0], jobs.SUCCEEDED)
+        notify.publish_done(publisher, api.settings, job_id_box[0], JobStatus.SUCCEEDED)
 
     thread = threading.Thread(target=worker)
     thread.start()
@@ -122,7 +124,7 @@ def test_delete_cancels_a_live_job(api):
     assert result.json["error"] == {"code": "cancelled", "message": "cancelled by the client"}
     assert api.count("blobs") == 0
     job = api.job(job_id)
-    assert job.status == "cancelled" and "password" not in job.options
+    assert job.status == "cancelled" and job.options.password is None
     # Its result is a 409 carrying the job's error code.
     failed = api.get(f"/api/v1/jobs/{job_id}/result")
     assert (failed.status_code, failed.json["code"]) == (409, "cancelled")
@@ -141,7 +143,7 @@ def test_delete_purges_a_finished_job(api):
 
 def test_listing_pages_through_every_job_newest_first(api):
     ids = [api.new_job() for _ in range(5)]
-    api.end(ids[1], jobs.FAILED, (ErrorCode.INVALID_PDF, "broken"))
+    api.end(ids[1], JobStatus.FAILED, (ErrorCode.INVALID_PDF, "broken"))
     api.new_job(key=OTHER_API_KEY)
     seen: list[str] = []
     cursor = None

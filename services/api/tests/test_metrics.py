@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 from conftest import OTHER_API_KEY, TEST_API_KEY
-from folio_common import jobs, worker_stats, workers
+from folio_common import worker_stats, workers
 from folio_common.errors import ErrorCode
+from folio_common.lifecycle import JobStatus
 from sqlalchemy import text
 from testsupport.metrics import parse, series, value
 
@@ -57,7 +58,7 @@ def test_job_counts_and_queue_depth_follow_submissions(api):
     assert value(after, "folio_metrics_source_up", source="postgres") == 1
     assert value(after, "folio_metrics_source_up", source="redis") == 1
 
-    api.end(job_ids[0], jobs.FAILED, (ErrorCode.INVALID_PDF, "not a PDF"))
+    api.end(job_ids[0], JobStatus.FAILED, (ErrorCode.INVALID_PDF, "not a PDF"))
     api.succeed(job_ids[1], ["one", "two"])
     done = scrape(api)
     assert value(done, "folio_jobs", status="queued") == value(
@@ -169,7 +170,7 @@ def test_stats_document_needs_a_key_and_has_every_figure(api):
     assert api.get("/api/v1/stats", key=None).status_code == 401
     stats = api.get("/api/v1/stats").json
     assert set(stats) == {"jobs", "failures", "stuck", "oldest_queued_s", "queues", "workers"}
-    assert set(stats["jobs"]) == set(jobs.STATUSES)
+    assert set(stats["jobs"]) == set(JobStatus)
     assert set(stats["queues"]) == {"jobs", "parts", "webhooks"}
     assert set(stats["queues"]["jobs"]) == {"ready", "delayed", "in_flight"}
 

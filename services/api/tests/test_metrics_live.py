@@ -15,6 +15,7 @@ import pytest
 import requests
 from conftest import TEST_API_KEY
 from folio_common import jobs
+from folio_common.lifecycle import JobStatus
 from testsupport.metrics import scrape, series, value
 from testsupport.pdfs import make_pdf
 from testsupport.procs import BIN, Service, children, start_api, start_worker, wait_until
@@ -105,16 +106,16 @@ def test_metrics_follow_jobs_workers_and_a_killed_worker(live_env, db, tmp_path)
         def status():
             return db.transaction(jobs.get_job, job_id).status
 
-        wait_until(lambda: status() == jobs.PROCESSING, timeout=30, interval=0.05)
+        wait_until(lambda: status() == JobStatus.PROCESSING, timeout=30, interval=0.05)
         (process,) = children(worker.proc.pid)  # the Dramatiq worker process
         os.kill(process, signal.SIGKILL)
         assert worker.proc.wait(30) != 0
         wait_until(lambda: value(scrape(base, TEST_API_KEY), "folio_jobs_stuck") == 1, timeout=30)
-        assert status() == jobs.PROCESSING
+        assert status() == JobStatus.PROCESSING
 
         # A restarted worker (its sweeper runs every second) recovers and finishes it.
         restarted = start_worker(live_env, tmp_path, name="worker-restarted")
-        wait_until(lambda: status() == jobs.SUCCEEDED, timeout=120, interval=0.5)
+        wait_until(lambda: status() == JobStatus.SUCCEEDED, timeout=120, interval=0.5)
         final = scrape(base, TEST_API_KEY)
         assert value(final, "folio_jobs_stuck") == 0
         assert delta_from(before, final, "folio_jobs", status="succeeded") == 3

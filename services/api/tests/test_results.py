@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from folio_common import jobs
 from folio_common.errors import ErrorCode
+from folio_common.lifecycle import JobStatus, transitions
 
 
 def test_result_as_json(api):
@@ -57,7 +57,7 @@ def test_result_of_live_job_is_409_not_finished(api):
 def test_result_of_failed_job_is_409_with_its_error_code(api):
     job_id = api.new_job()
     api.start(job_id)
-    api.end(job_id, jobs.FAILED, (ErrorCode.PASSWORD_REQUIRED, "the PDF is encrypted"))
+    api.end(job_id, JobStatus.FAILED, (ErrorCode.PASSWORD_REQUIRED, "the PDF is encrypted"))
     result = api.get(f"/api/v1/jobs/{job_id}/result")
     assert result.status_code == 409
     assert result.json["code"] == "password_required"
@@ -68,8 +68,7 @@ def test_result_of_failed_job_is_409_with_its_error_code(api):
 def test_result_of_purged_job_is_410(api):
     job_id = api.new_job()
     api.succeed(job_id, ["x"])
-    with api.db.engine.begin() as conn:
-        jobs.purge_results(conn, job_id)
+    api.db.transaction(transitions.purge, api.blobs, job_id)
     for path in (f"/api/v1/jobs/{job_id}/result", f"/api/v1/jobs/{job_id}/pages/1"):
         result = api.get(path)
         assert (result.status_code, result.json["code"]) == (410, "gone")

@@ -7,6 +7,7 @@ import threading
 
 from conftest import OTHER_API_KEY
 from folio_common.blobs import source_key
+from folio_common.options import JobOptions
 from sqlalchemy import text
 from testsupport.pdfs import make_pdf
 
@@ -37,7 +38,7 @@ def test_multipart_upload_is_stored_and_enqueued(api):
     assert doc["sha256"] == hashlib.sha256(pdf).hexdigest()
     assert "s3cret" not in result.text
     job = api.job(doc["id"])
-    assert job.options == {"pages": "1-2,3", "password": "s3cret"}
+    assert job.options == JobOptions(pages="1-2,3", password="s3cret")
     assert job.request_id == "req-42"
     assert job.enqueued_at is not None
     assert stored_source(api, doc["id"]) == pdf

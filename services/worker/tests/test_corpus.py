@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from folio_common import jobs
 from folio_common.database import Database
+from folio_common.lifecycle import JobStatus
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.procs import Service, start_worker
@@ -22,20 +22,20 @@ pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
 #: Outcomes a MANIFEST category allows: (status, error code).
 ALLOWED = {
-    "ok": {(jobs.SUCCEEDED, None)},
+    "ok": {(JobStatus.SUCCEEDED, None)},
     # Damaged or pathological: recover what can be, or fail within the limits.
     "ok-partial": {
-        (jobs.SUCCEEDED, None),
-        (jobs.FAILED, "invalid_pdf"),
-        (jobs.FAILED, "timeout"),
-        (jobs.FAILED, "memory_limit"),
+        (JobStatus.SUCCEEDED, None),
+        (JobStatus.FAILED, "invalid_pdf"),
+        (JobStatus.FAILED, "timeout"),
+        (JobStatus.FAILED, "memory_limit"),
     },
     "error:invalid": {
-        (jobs.FAILED, "invalid_pdf"),
-        (jobs.FAILED, "timeout"),
-        (jobs.FAILED, "memory_limit"),
+        (JobStatus.FAILED, "invalid_pdf"),
+        (JobStatus.FAILED, "timeout"),
+        (JobStatus.FAILED, "memory_limit"),
     },
-    "error:encrypted": {(jobs.FAILED, "password_required")},
+    "error:encrypted": {(JobStatus.FAILED, "password_required")},
 }
 
 
@@ -74,7 +74,9 @@ def test_every_corpus_file_ends_as_its_manifest_expects(
             right = tj.submit(settings, db, pdf, engine=engine, password=password)
             wrong = tj.submit(settings, db, pdf, engine=engine, password=password + "-nope")
             submitted.append((entry["file"] + " +password", right, ALLOWED["ok"]))
-            submitted.append((entry["file"] + " +wrong", wrong, {(jobs.FAILED, "wrong_password")}))
+            submitted.append(
+                (entry["file"] + " +wrong", wrong, {(JobStatus.FAILED, "wrong_password")})
+            )
     surprises = []
     for name, job_id, allowed in submitted:
         job = tj.wait_terminal(db, job_id, timeout=240)
@@ -96,6 +98,6 @@ def test_text_of_known_files(
     for (name, engine), needle in cases.items():
         job_id = tj.submit(settings, db, (corpus / name).read_bytes(), engine=engine)
         job = tj.wait_terminal(db, job_id, timeout=120)
-        assert job.status == jobs.SUCCEEDED
+        assert job.status == JobStatus.SUCCEEDED
         text = "".join(page for _, page, _ in tj.pages(db, job_id))
         assert needle in text and text.strip()

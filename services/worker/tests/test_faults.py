@@ -16,6 +16,7 @@ import pytest
 import redis
 from folio_common import jobs
 from folio_common.database import Database
+from folio_common.lifecycle import JobStatus
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
@@ -27,7 +28,7 @@ DENSE_LINES = 20
 
 def assert_complete(db: Database, job_id: str, pages: int, timeout: float = 120) -> jobs.Job:
     job = tj.wait_terminal(db, job_id, timeout=timeout)
-    assert job.status == jobs.SUCCEEDED, (job.error_code, job.error_message)
+    assert job.status == JobStatus.SUCCEEDED, (job.error_code, job.error_message)
     rows = tj.pages(db, job_id)
     assert [n for n, _, _ in rows] == list(range(1, pages + 1))
     assert all(text.startswith(page_text(n)) for n, text, _ in rows)
@@ -114,7 +115,7 @@ def test_small_job_overtakes_a_large_one(
     small = tj.submit(settings, db, make_pdf(1))
     small_job = tj.wait_terminal(db, small, timeout=60)
     big_job = db.transaction(jobs.get_job, big)
-    assert small_job.status == jobs.SUCCEEDED
+    assert small_job.status == JobStatus.SUCCEEDED
     assert big_job is not None and not big_job.is_terminal, "the small job waited for the big one"
     assert small_job.finished_at is not None and small_job.started_at is not None
     assert (small_job.finished_at - small_job.created_at).total_seconds() < 10

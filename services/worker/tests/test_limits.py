@@ -9,8 +9,8 @@ import zlib
 from collections.abc import Callable
 
 import pikepdf
-from folio_common import jobs
 from folio_common.database import Database
+from folio_common.lifecycle import JobStatus
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf
@@ -38,7 +38,7 @@ def test_too_many_pages_fails(
     workers({**worker_env, "MAX_PAGES": "5"})
     job_id = tj.submit(settings, db, make_pdf(6))
     job = tj.wait_terminal(db, job_id)
-    assert (job.status, job.error_code, job.attempts) == (jobs.FAILED, "too_many_pages", 1)
+    assert (job.status, job.error_code, job.attempts) == (JobStatus.FAILED, "too_many_pages", 1)
 
 
 def test_memory_bomb_fails_with_memory_limit_and_the_worker_survives(
@@ -47,9 +47,9 @@ def test_memory_bomb_fails_with_memory_limit_and_the_worker_survives(
     worker = workers({**worker_env, "JOB_MEMORY_LIMIT_MB": "600"})
     bomb = tj.submit(settings, db, deflate_bomb(900))
     job = tj.wait_terminal(db, bomb, timeout=90)
-    assert (job.status, job.error_code) == (jobs.FAILED, "memory_limit")
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "memory_limit")
     after = tj.submit(settings, db, make_pdf(2))
-    assert tj.wait_terminal(db, after).status == jobs.SUCCEEDED
+    assert tj.wait_terminal(db, after).status == JobStatus.SUCCEEDED
     assert worker.proc.poll() is None
 
 
@@ -59,7 +59,7 @@ def test_slow_extraction_fails_with_timeout_and_the_worker_survives(
     worker = workers({**worker_env, "JOB_TIME_LIMIT_S": "1", "PART_PAGES": "2000"})
     slow = tj.submit(settings, db, make_pdf(1500))  # pdfminer needs well over a second
     job = tj.wait_terminal(db, slow, timeout=60)
-    assert (job.status, job.error_code) == (jobs.FAILED, "timeout")
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "timeout")
     after = tj.submit(settings, db, make_pdf(2))
-    assert tj.wait_terminal(db, after).status == jobs.SUCCEEDED
+    assert tj.wait_terminal(db, after).status == JobStatus.SUCCEEDED
     assert worker.proc.poll() is None

@@ -9,10 +9,8 @@ import time
 
 import pytest
 from folio_common import jobs
-from folio_common.blobs import PostgresBlobStore
 from folio_common.database import Database
-from folio_common.errors import ErrorCode
-from folio_common.lifecycle import end_job
+from folio_common.lifecycle import JobStatus
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
@@ -25,7 +23,7 @@ def test_small_job_succeeds_with_each_page_text(
 ) -> None:
     job_id = tj.submit(settings, db, make_pdf(3, title="Three pages"), engine=engine)
     job = tj.wait_terminal(db, job_id)
-    assert job.status == jobs.SUCCEEDED, job.error_message
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
     assert [(n, text.strip()) for n, text, _ in tj.pages(db, job_id)] == [
         (n, page_text(n)) for n in (1, 2, 3)
     ]
@@ -39,7 +37,7 @@ def test_large_job_is_split_into_parts_and_every_page_lands_once(
 ) -> None:
     job_id = tj.submit(settings, db, make_pdf(45))
     job = tj.wait_terminal(db, job_id)
-    assert job.status == jobs.SUCCEEDED, job.error_message
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
     assert job.parts_total == job.parts_done == 5  # PART_PAGES=10
     pages = tj.pages(db, job_id)
     assert [n for n, _, _ in pages] == list(range(1, 46))
@@ -49,7 +47,7 @@ def test_large_job_is_split_into_parts_and_every_page_lands_once(
 def test_pages_option_selects_pages(settings: Settings, db: Database, worker: Service) -> None:
     job_id = tj.submit(settings, db, make_pdf(30), pages="2-3,25,99")
     job = tj.wait_terminal(db, job_id)
-    assert job.status == jobs.SUCCEEDED
+    assert job.status == JobStatus.SUCCEEDED
     assert [n for n, _, _ in tj.pages(db, job_id)] == [2, 3, 25]
     assert job.page_count == 30 and job.pages_total == 3
 
@@ -57,9 +55,9 @@ def test_pages_option_selects_pages(settings: Settings, db: Database, worker: Se
 @pytest.mark.parametrize(
     ("password", "status", "code"),
     [
-        (None, jobs.FAILED, "password_required"),
-        ("wrong", jobs.FAILED, "wrong_password"),
-        ("s3cret-pdf", jobs.SUCCEEDED, None),
+        (None, JobStatus.FAILED, "password_required"),
+        ("wrong", JobStatus.FAILED, "wrong_password"),
+        ("s3cret-pdf", JobStatus.SUCCEEDED, None),
     ],
 )
 def test_encrypted_pdf_needs_its_password(
@@ -75,9 +73,9 @@ def test_encrypted_pdf_needs_its_password(
     job = tj.wait_terminal(db, job_id)
     assert (job.status, job.error_code) == (status, code)
     assert job.attempts == 1  # permanent errors are not retried
-    assert "password" not in job.options  # dropped once the job ends
+    assert job.options.password is None  # dropped once the job ends
     assert "s3cret-pdf" not in worker.log_text()
-    if status == jobs.SUCCEEDED:
+    if status == JobStatus.SUCCEEDED:
         assert len(tj.pages(db, job_id)) == 12
 
 
@@ -86,7 +84,7 @@ def test_invalid_pdf_fails_at_once_with_its_code(
 ) -> None:
     job_id = tj.submit(settings, db, b"%PDF-1.7\nnot really a PDF\n")
     job = tj.wait_terminal(db, job_id)
-    assert (job.status, job.error_code, job.attempts) == (jobs.FAILED, "invalid_pdf", 1)
+    assert (job.status, job.error_code, job.attempts) == (JobStatus.FAILED, "invalid_pdf", 1)
     assert job.error_message and "/tmp" not in job.error_message
 
 
@@ -98,7 +96,7 @@ def test_message_delivered_twice_gives_one_set_of_pages(
     for _ in range(3):
         tj.enqueue(settings, job_id)
     job = tj.wait_terminal(db, job_id)
-    assert job.status == jobs.SUCCEEDED
+    assert job.status == JobStatus.SUCCEEDED
     assert [n for n, _, _ in tj.pages(db, job_id)] == list(range(1, 26))
     assert job.parts_done == job.parts_total == 3
 
@@ -123,7 +121,7 @@ def test_job_never_enqueued_is_picked_up_by_the_sweeper(
 ) -> None:
     job_id = tj.insert(db, make_pdf(2))  # as if Redis was down at submission
     job = tj.wait_terminal(db, job_id, timeout=30)
-    assert job.status == jobs.SUCCEEDED
+    assert job.status == JobStatus.SUCCEEDED
 
 
 def test_cancelled_job_stops_at_the_next_boundary(
@@ -133,18 +131,15 @@ def test_cancelled_job_stops_at_the_next_boundary(
     wait_until(
         lambda: db.transaction(jobs.get_job, job_id).pages_done > 0, timeout=60, interval=0.05
     )
-    cancelled = db.transaction(
-        end_job, PostgresBlobStore(), settings, job_id, jobs.CANCELLED,
-        (ErrorCode.CANCELLED, "cancelled by the client"),
-    )  # fmt: skip
+    cancelled = tj.end(db, settings, job_id, JobStatus.CANCELLED)
     assert cancelled is not None
     time.sleep(2 * float(settings.heartbeat_interval_s) + 1)
     done = db.transaction(jobs.get_job, job_id).pages_done
     time.sleep(2)
     job = db.transaction(jobs.get_job, job_id)
-    assert (job.status, job.error_code) == (jobs.CANCELLED, "cancelled")
+    assert (job.status, job.error_code) == (JobStatus.CANCELLED, "cancelled")
     assert job.pages_done == done < 150  # nothing recorded after the cancel settled
-    assert tj.wait_terminal(db, tj.submit(settings, db, make_pdf(1))).status == jobs.SUCCEEDED
+    assert tj.wait_terminal(db, tj.submit(settings, db, make_pdf(1))).status == JobStatus.SUCCEEDED
 
 
 def test_healthcheck_reports_a_live_worker_on_this_host(

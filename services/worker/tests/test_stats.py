@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from folio_common import jobs
+from folio_common.lifecycle import JobStatus
 
 from folio_worker.stats import DURATION_BUCKETS, RATE_WINDOW_S, WorkerStats, rss_bytes
 
@@ -19,7 +20,7 @@ class Clock:
         return self.now
 
 
-def finished_job(seconds: float, status: str = jobs.SUCCEEDED, engine: str = "pdfminer"):
+def finished_job(seconds: float, status: str = JobStatus.SUCCEEDED, engine: str = "pdfminer"):
     start = datetime(2026, 1, 1, tzinfo=UTC)
     fields = {f.name: None for f in dataclasses.fields(jobs.Job)}
     fields.update(
@@ -49,7 +50,7 @@ def test_job_durations_are_cumulative_histograms_by_engine_and_status():
     stats = WorkerStats()
     for seconds in (0.2, 3.0, 4000.0):
         stats.job_done(finished_job(seconds))
-    stats.job_done(finished_job(1.0, status=jobs.FAILED))
+    stats.job_done(finished_job(1.0, status=JobStatus.FAILED))
     doc = stats.snapshot()
     assert doc["duration_buckets"] == list(DURATION_BUCKETS)
     succeeded, failed = sorted(doc["jobs"], key=lambda j: j["status"], reverse=True)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from folio_common import jobs
 from folio_common.database import Database
+from folio_common.lifecycle import JobStatus
 from folio_common.settings import Settings
 from sqlalchemy import text
 from testsupport import jobs as tj
@@ -98,7 +98,7 @@ def test_webhook_is_signed_and_retried_after_a_500(
     server = receiver([500, 200])
     workers({**worker_env, "WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_PRIVATE": "true"})
     job_id = tj.submit(settings, db, make_pdf(2), callback_url=server.url)
-    assert tj.wait_terminal(db, job_id).status == jobs.SUCCEEDED
+    assert tj.wait_terminal(db, job_id).status == JobStatus.SUCCEEDED
     wait_until(lambda: len(server.requests) >= 2, timeout=60)
     (h1, b1), (h2, b2) = server.requests[:2]
     assert verify(h1, b1) and verify(h2, b2)
@@ -123,7 +123,7 @@ def test_webhook_to_a_private_address_is_refused_by_default(
     server = receiver([200])
     workers({**worker_env, "WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_PRIVATE": "false"})
     job_id = tj.submit(settings, db, make_pdf(1), callback_url=server.url)
-    assert tj.wait_terminal(db, job_id).status == jobs.SUCCEEDED
+    assert tj.wait_terminal(db, job_id).status == JobStatus.SUCCEEDED
     wait_until(lambda: deliveries(db, job_id), timeout=30)
     ((attempt, code, delivered, error),) = deliveries(db, job_id)
     assert (attempt, code, delivered) == (1, None, False)

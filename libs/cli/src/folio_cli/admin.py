@@ -23,6 +23,7 @@ from folio_common.blobs import PostgresBlobStore
 from folio_common.broker import create_broker
 from folio_common.database import Database
 from folio_common.health import postgres_probe, redis_probe, run_probes
+from folio_common.lifecycle.runner import Lifecycle
 from folio_common.logs import redact_text
 from folio_common.redis_client import create_redis
 from folio_common.requeue import requeue as requeue_job
@@ -88,10 +89,8 @@ def verify_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 def sweep_cmd(args: argparse.Namespace, settings: Settings) -> int:
     with connections(settings) as (db, client):
-        sweeper = Sweeper(
-            db, PostgresBlobStore(), client, create_broker(settings, client), settings
-        )
-        report = sweep_once(sweeper)
+        lifecycle = Lifecycle(db, client, create_broker(settings, client), settings)
+        report = sweep_once(Sweeper(lifecycle, PostgresBlobStore()))
     if report is None:
         print("another process is sweeping; nothing done")
         return OK
@@ -140,8 +139,8 @@ def requeue_cmd(args: argparse.Namespace, settings: Settings) -> int:
             if not ids:
                 print(f"no job failed in the last {args.since:g}s")
                 return OK
-        broker = create_broker(settings, client)
-        outcomes = [requeue_job(db, PostgresBlobStore(), broker, job_id) for job_id in ids]
+        lifecycle = Lifecycle(db, client, create_broker(settings, client), settings)
+        outcomes = [requeue_job(lifecycle, PostgresBlobStore(), job_id) for job_id in ids]
     for outcome in outcomes:
         if args.json:
             print(json.dumps(asdict(outcome)))

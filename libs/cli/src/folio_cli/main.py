@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from folio_common.jobs import STATUSES
+from folio_common.lifecycle import JobStatus
 from folio_common.logs import configure_logging, register_secrets
 from folio_common.settings import ENGINES, Settings, SettingsError
 
@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.set_defaults(run=client.result, kind="client")
 
     cmd = commands.add_parser("jobs", parents=[http, as_json], help="your recent jobs")
-    cmd.add_argument("--status", choices=STATUSES, help="only jobs with this status")
+    cmd.add_argument(
+        "--status", choices=[s.value for s in JobStatus], help="only jobs with this status"
+    )
     cmd.add_argument("--limit", type=int, default=20, help="how many (default 20, at most 100)")
     cmd.set_defaults(run=client.list_jobs, kind="client")
 

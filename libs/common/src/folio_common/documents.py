@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .jobs import SUCCEEDED, Job
+from .jobs import Job
+from .lifecycle import JobStatus
 
 API_PREFIX = "/api/v1"
 
@@ -30,7 +31,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "filename": job.filename,
         "size_bytes": job.size_bytes,
         "sha256": job.sha256,
-        "pages": job.options.get("pages"),
+        "pages": job.options.pages,
         "page_count": job.page_count,
         "progress": {"pages_done": job.pages_done, "pages_total": job.pages_total},
         "parts": {"done": job.parts_done, "total": job.parts_total},
@@ -48,7 +49,7 @@ def job_document(job: Job) -> dict[str, Any]:
             "self": job_path(job.id),
             "result": (
                 f"{job_path(job.id)}/result"
-                if job.status == SUCCEEDED and job.purged_at is None
+                if job.status == JobStatus.SUCCEEDED and job.purged_at is None
                 else None
             ),
         },

@@ -1,4 +1,5 @@
-"""Job options both services read: the ``pages`` syntax and callback URLs.
+"""Job options both services read: the stored options type, the ``pages`` syntax and
+callback URLs.
 
 The API validates them at submission and the worker applies them; one definition, so the
 two can never disagree about what ``"1-5,9"`` means.
@@ -7,7 +8,35 @@ two can never disagree about what ``"1-5,9"`` means.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the worker needs of a job's options, stored as ``jobs.options`` (jsonb).
+
+    Parameters:
+      pages: the page selection (``"1-5,9"``); None for every page.
+      password: the PDF's password; dropped from the row when the job ends.
+    """
+
+    pages: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: only the options that are set."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> JobOptions:
+        """The stored form read back; keys this version does not know are ignored, so a
+        row written by a newer release (a rolling deploy) still loads."""
+        data = data or {}
+        return cls(pages=data.get("pages"), password=data.get("password"))
+
 
 _PAGES = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 

@@ -20,106 +20,99 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-import dramatiq
-import redis
 from sqlalchemy import Connection
 
 from . import jobs
 from .blobs import BlobStore
-from .broker import enqueue_job, part_message
-from .database import Database
-from .errors import ErrorCode
-from .lifecycle import announce, end_job, purge_job
+from .errors import ErrorCode, JobError
+from .lifecycle import transitions
+from .lifecycle.effects import Step
+from .lifecycle.runner import Lifecycle
+from .lifecycle.states import exhausted
 from .logs import get_logger
-from .settings import Settings
 
 log = get_logger("folio.sweeper")
 
 
 @dataclass
 class SweepReport:
-    enqueue: list[tuple[str, str | None]] = field(default_factory=list)
-    parts: list[tuple[str, int, str | None]] = field(default_factory=list)
+    enqueued: list[str] = field(default_factory=list)
+    parts_resent: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
-    lost: list[jobs.Job] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
-    enqueued: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
-            "enqueued": self.enqueued,
+            "enqueued": len(self.enqueued),
             "recovered": len(self.recovered),
-            "parts_resent": len(self.parts),
+            "parts_resent": len(self.parts_resent),
             "worker_lost": len(self.lost),
             "purged": len(self.purged),
         }
 
+    def __bool__(self) -> bool:
+        return any(self.as_dict().values())
+
 
 @dataclass
 class Sweeper:
-    """What a sweep needs: the database, the blob store, Redis and the broker."""
+    """What a sweep needs: the lifecycle (database, Redis, broker, settings) and the blobs."""
 
-    db: Database
+    lifecycle: Lifecycle
     blobs: BlobStore
-    redis: redis.Redis
-    broker: dramatiq.Broker
-    settings: Settings
 
 
-def _sweep(conn: Connection, sw: Sweeper) -> SweepReport | None:
+def _recover_stale(conn: Connection, sw: Sweeper, job: jobs.Job, report: SweepReport) -> Step[None]:
+    """One job whose heartbeat stopped: re-send its parts, fail it, or run it again."""
+    settings = sw.lifecycle.settings
+    pending = jobs.get_parts(conn, job.id, pending_only=True) if job.parts_total else []
+    split = [part for part in pending if part.blob_key is not None]
+    if split:
+        resent = transitions.resend_parts(conn, job, split)
+        report.parts_resent += [job.id] * len(split) if resent.value else []
+        return Step(None, resent.effects)
+    if exhausted(job.attempts + 1, settings.max_attempts):
+        last = f"; last error: {job.error_message}" if job.error_message else ""
+        error = JobError(ErrorCode.WORKER_LOST, f"no progress after {job.attempts} attempts{last}")
+        failed = transitions.fail(conn, sw.blobs, settings, job.id, error)
+        report.lost += [job.id] if failed.value else []
+        return Step(None, failed.effects)
+    recovered = transitions.recover(conn, job)
+    report.recovered += [job.id] if recovered.value else []
+    return Step(None, recovered.effects)
+
+
+def _sweep(conn: Connection, sw: Sweeper) -> Step[SweepReport | None]:
     if not jobs.try_sweeper_lock(conn):
-        return None
+        return Step(None)
+    settings = sw.lifecycle.settings
     report = SweepReport()
-    settings = sw.settings
+    effects: list[Step[None]] = []
+    # Queued jobs first: a job recovered below is sent by its own transition, once.
+    for job in jobs.unenqueued_jobs(conn, settings.requeue_after_s):
+        step = transitions.reenqueue(conn, job)
+        report.enqueued += [job.id] if step.value else []
+        effects.append(Step(None, step.effects))
     for job in jobs.stale_jobs(conn, settings.stuck_after_s):
-        pending = jobs.get_parts(conn, job.id, pending_only=True) if job.parts_total else []
-        split = [part for part in pending if part.blob_key is not None]
-        if split:
-            jobs.touch_job(conn, job.id)
-            report.parts += [(job.id, part.part_no, job.request_id) for part in split]
-        elif job.attempts >= settings.max_attempts:
-            last = f"; last error: {job.error_message}" if job.error_message else ""
-            message = f"no progress after {job.attempts} attempts{last}"
-            ended = end_job(
-                conn, sw.blobs, settings, job.id, jobs.FAILED, (ErrorCode.WORKER_LOST, message)
-            )
-            if ended is not None:
-                report.lost.append(ended)
-        elif jobs.requeue_job(conn, job.id):
-            report.recovered.append(job.id)
-    report.enqueue = [
-        (job.id, job.request_id) for job in jobs.unenqueued_jobs(conn, settings.requeue_after_s)
-    ]
+        effects.append(_recover_stale(conn, sw, job, report))
     for job_id in jobs.expired_jobs(conn):
-        purge_job(conn, sw.blobs, job_id)
-        report.purged.append(job_id)
-    return report
+        if transitions.purge(conn, sw.blobs, job_id).value:
+            report.purged.append(job_id)
+    return Step(report, tuple(e for step in effects for e in step.effects))
 
 
 def sweep_once(sw: Sweeper) -> SweepReport | None:
     """One sweep; None when another process holds the sweeper's lock."""
-    report: SweepReport | None = sw.db.transaction(_sweep, sw)
-    if report is None:
-        return None
-    for job in report.lost:
-        announce(sw.redis, sw.broker, sw.settings, job)
-    try:
-        for job_id, part_no, request_id in report.parts:
-            sw.broker.enqueue(part_message(job_id, part_no, request_id))
-        for job_id, request_id in report.enqueue:
-            enqueue_job(sw.broker, job_id, request_id)
-            sw.db.transaction(jobs.mark_enqueued, job_id)
-            report.enqueued += 1
-    except redis.RedisError as exc:
-        log.warning("redis unavailable; the next sweep tries again", error=type(exc).__name__)
-    if report.enqueued or report.recovered or report.parts or report.lost or report.purged:
+    report = sw.lifecycle.run(_sweep, sw)
+    if report:
         log.info("sweep done", **report.as_dict())
     return report
 
 
 def run_sweeper(sw: Sweeper, stop: threading.Event) -> None:
     """The sweeper thread's loop; an error skips one sweep, never stops the loop."""
-    while not stop.wait(sw.settings.sweep_interval_s):
+    while not stop.wait(sw.lifecycle.settings.sweep_interval_s):
         try:
             sweep_once(sw)
         except Exception:

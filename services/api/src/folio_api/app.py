@@ -10,6 +10,7 @@ import redis
 from folio_common.blobs import BlobStore
 from folio_common.database import Database
 from folio_common.documents import API_PREFIX
+from folio_common.lifecycle.runner import Lifecycle
 from folio_common.settings import Settings
 from folio_common.uow import RetryPolicy
 
@@ -63,8 +64,9 @@ def create_app(
     requests_db = request_database(db, settings)
     waiter = JobWaiter(requests_db, client, settings)
     job_route = f"{API_PREFIX}/jobs/{{job_id:uuid}}"
-    app.add_route(f"{API_PREFIX}/jobs", JobsResource(settings, requests_db, broker, blobs, waiter))
-    app.add_route(job_route, JobResource(settings, requests_db, client, broker, blobs, waiter))
+    lifecycle = Lifecycle(requests_db, client, broker, settings)
+    app.add_route(f"{API_PREFIX}/jobs", JobsResource(settings, lifecycle, blobs, waiter))
+    app.add_route(job_route, JobResource(settings, lifecycle, blobs, waiter))
     app.add_route(f"{job_route}/result", ResultResource(requests_db))
     app.add_route(f"{job_route}/pages/{{number:int(min=1)}}", PageResource(requests_db))
     app.add_route(f"{API_PREFIX}/health", HealthResource(settings, db, client))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from folio_common.errors import ErrorCode
-from folio_common.jobs import STATUSES
+from folio_common.lifecycle import JobStatus
 from folio_common.settings import ENGINES
 
 from folio_api import __version__
@@ -125,7 +125,7 @@ SCHEMAS: Doc = {
         "required": ["id", "status", "engine", "size_bytes", "sha256", "links"],
         "properties": {
             "id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": list(STATUSES)},
+            "status": {"type": "string", "enum": [s.value for s in JobStatus]},
             "engine": {"type": "string", "enum": list(ENGINES)},
             "filename": _nullable({"type": "string"}),
             "size_bytes": {"type": "integer"},
@@ -390,7 +390,7 @@ LIST: Doc = {
             "name": "status",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": list(STATUSES)},
+            "schema": {"type": "string", "enum": [s.value for s in JobStatus]},
         },
         {
             "name": "limit",

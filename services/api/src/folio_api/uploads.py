@@ -20,7 +20,7 @@ import falcon
 from falcon.media.multipart import MultipartForm
 from folio_common.blobs import read_file_chunks
 from folio_common.jobs import Job
-from folio_common.options import is_http_url, page_ranges
+from folio_common.options import JobOptions, is_http_url, page_ranges
 from folio_common.settings import ENGINES, Settings
 
 from folio_api.errors import (
@@ -63,17 +63,15 @@ class Options:
     password: str | None = field(default=None, repr=False)
     callback_url: str | None = None
 
-    def stored(self) -> dict[str, Any]:
+    def stored(self) -> JobOptions:
         """``jobs.options``: the page range and the password the worker needs (it drops it)."""
-        return {
-            k: v for k, v in (("pages", self.pages), ("password", self.password)) if v is not None
-        }
+        return JobOptions(pages=self.pages, password=self.password)
 
     def matches(self, job: Job) -> bool:
         """Same options as ``job`` (the password is not compared: the worker drops it)."""
         return (
             job.engine == self.engine
-            and job.options.get("pages") == self.pages
+            and job.options.pages == self.pages
             and job.callback_url == self.callback_url
         )
 

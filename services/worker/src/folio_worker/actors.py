@@ -23,9 +23,10 @@ from folio_common.broker import (
     WEBHOOKS_QUEUE,
 )
 from folio_common.documents import job_document
+from folio_common.lifecycle import transitions
+from folio_common.lifecycle.effects import Step
 from folio_common.logs import get_logger
 from folio_common.uow import RetryPolicy
-from sqlalchemy import Connection
 
 from . import pipeline, webhooks
 from .broker import runtime as rt
@@ -42,23 +43,18 @@ class WebhookFailed(Exception):
 
 
 def _noting_errors(
-    work: Callable[..., None], job_id: str, *args: Any, release: Callable[..., None]
+    work: Callable[..., None], job_id: str, *args: Any, release: Callable[..., Step[bool]]
 ) -> None:
-    """Run ``work``; on a transient failure keep its reason on the job and ``release``
-    what the message had claimed (so its retry can claim it again), then re-raise so
+    """Run ``work``; on a transient failure ``release`` what the message had claimed,
+    keeping the reason on the job (so its retry can claim it again), then re-raise so
     Dramatiq retries the message with backoff. If the database is what failed, the
     sweeper recovers the job once its heartbeat is stale."""
     try:
         work(rt, job_id, *args)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
-
-        def keep(conn: Connection) -> None:
-            jobs.note_error(conn, job_id, reason)
-            release(conn, job_id, *args)
-
         try:
-            rt.db.transaction(keep, policy=RetryPolicy(max_tries=1))
+            rt.db.transaction(release, job_id, *args, reason, policy=RetryPolicy(max_tries=1))
         except Exception:
             log.warning("could not record the error on the job")
         raise
@@ -66,14 +62,14 @@ def _noting_errors(
 
 @dramatiq.actor(actor_name=PROCESS_JOB, queue_name=JOBS_QUEUE, priority=0, time_limit=_JOB_LIMIT_MS)
 def process_job(job_id: str) -> None:
-    _noting_errors(pipeline.process_job, job_id, release=jobs.release_job)
+    _noting_errors(pipeline.process_job, job_id, release=transitions.release)
 
 
 @dramatiq.actor(
     actor_name=PROCESS_PART, queue_name=PARTS_QUEUE, priority=10, time_limit=_PART_LIMIT_MS
 )
 def process_part(job_id: str, part_no: int) -> None:
-    _noting_errors(pipeline.process_part, job_id, part_no, release=jobs.release_part)
+    _noting_errors(pipeline.process_part, job_id, part_no, release=transitions.release_part)
 
 
 @dramatiq.actor(

@@ -1,6 +1,7 @@
 """A job's path through the worker: claim, inspect, split, extract, record, finish.
 
-The actors (:mod:`.actors`) are thin wrappers around these functions. Every write is
+The actors (:mod:`.actors`) are thin wrappers around these functions, which move the job
+only through the lifecycle's transitions (:mod:`folio_common.lifecycle`). Every write is
 idempotent — the claim is conditional, pages are upserts, a part counts once — so a
 message delivered twice, or re-sent by the sweeper, changes nothing the first did not.
 A :class:`JobError` fails the job at once with its code; any other exception is
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import sqlalchemy.exc
 from folio_common import blobs, jobs
-from folio_common.blobs import read_file_chunks
-from folio_common.broker import part_message
-from folio_common.errors import ErrorCode, JobError
-from folio_common.lifecycle import announce, end_job
+from folio_common.blobs import BlobStore, read_file_chunks
+from folio_common.errors import JobError
+from folio_common.lifecycle import JobStatus, transitions
+from folio_common.lifecycle.effects import Step
 from folio_common.logs import get_logger
 from folio_common.uow import RetryPolicy
 from sqlalchemy import Connection
@@ -34,17 +35,9 @@ HEARTBEAT_POLICY = RetryPolicy(max_tries=1)
 
 def process_job(rt: Runtime, job_id: str) -> None:
     """A job's first message: claim it, plan it, run a small one, fan out a large one."""
-    job = rt.db.transaction(jobs.claim_job, job_id, rt.settings.stuck_after_s)
+    job = rt.lifecycle.run(transitions.claim, rt.blobs, rt.settings, job_id)
     if job is None:
-        log.info("job finished or running elsewhere; message ignored")
-        return
-    if job.attempts > rt.settings.max_attempts:
-        last = f"; last error: {job.error_message}" if job.error_message else ""
-        fail(
-            rt,
-            job_id,
-            JobError(ErrorCode.WORKER_LOST, f"gave up after {job.attempts - 1} attempts{last}"),
-        )
+        log.info("job finished, running elsewhere or out of attempts; message ignored")
         return
     log.info("job claimed", attempt=job.attempts, engine=job.engine)
     try:
@@ -56,8 +49,8 @@ def process_job(rt: Runtime, job_id: str) -> None:
                     "inspect",
                     {
                         "path": str(source),
-                        "password": job.options.get("password"),
-                        "pages": job.options.get("pages"),
+                        "password": job.options.password,
+                        "pages": job.options.pages,
                         "max_pages": rt.settings.max_pages,
                         "part_pages": rt.settings.part_pages,
                         "out_dir": tmp,
@@ -69,15 +62,19 @@ def process_job(rt: Runtime, job_id: str) -> None:
                 if plan.texts is not None:  # a small document, extracted already
                     complete_part(rt, job, 0, plan.texts, plan)
                     return
-                rt.db.transaction(store_plan, rt, job_id, plan)
-                log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
-            for part in rt.db.transaction(jobs.get_parts, job_id, pending_only=True):
-                if part.blob_key is not None:
-                    rt.broker.enqueue(part_message(job_id, part.part_no, job.request_id))
-                    continue
-                if not source.exists():
-                    download(rt, blobs.source_key(job_id), source)
-                run_part(rt, job, part, source)
+                if rt.lifecycle.run(store_plan, rt.blobs, job, plan):  # its parts are sent now
+                    log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
+                else:
+                    log.info("job no longer processing; plan dropped")
+                return
+            # Claimed again after its worker died between planning and sending the parts.
+            pending = rt.db.transaction(jobs.get_parts, job_id, pending_only=True)
+            rt.lifecycle.run(transitions.resend_parts, job, [p for p in pending if p.blob_key])
+            for part in pending:
+                if part.blob_key is None:
+                    if not source.exists():
+                        download(rt, blobs.source_key(job_id), source)
+                    run_part(rt, job, part, source)
     except JobError as exc:
         fail(rt, job_id, exc)
     except Cancelled:
@@ -86,14 +83,9 @@ def process_job(rt: Runtime, job_id: str) -> None:
 
 def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
     """One page range of a large document, claimed so that duplicates skip it."""
-    claimed = rt.db.transaction(jobs.claim_part, job_id, part_no, rt.settings.stuck_after_s)
-    if claimed is None:
+    part = rt.lifecycle.run(transitions.claim_part, rt.blobs, rt.settings, job_id, part_no)
+    if part is None:
         log.info("part done, running elsewhere, or job not processing; ignored", part_no=part_no)
-        return
-    part, attempt = claimed
-    if attempt > rt.settings.max_attempts:
-        message = f"part {part_no} lost its worker {attempt - 1} times"
-        fail(rt, job_id, JobError(ErrorCode.WORKER_LOST, message))
         return
     job = rt.db.transaction(jobs.get_job, job_id)
     if job is None or part.blob_key is None:
@@ -118,7 +110,7 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
             "path": str(path),
             "engine": job.engine,
             # Split-off parts are saved unencrypted; only the source needs the password.
-            "password": None if split_off else job.options.get("password"),
+            "password": None if split_off else job.options.password,
             "pages": part.pages,
             "indexes": list(range(len(part.pages))) if split_off else [n - 1 for n in part.pages],
         },
@@ -137,42 +129,51 @@ def complete_part(
 ) -> None:
     """Record a part's pages (with ``plan``, a one-part document's plan in the same
     transaction); when it completes the set, the job has succeeded: announce it."""
-    finished = rt.db.transaction(record_part, rt, job.id, part_no, pages, plan)
+    finished = rt.lifecycle.run(planned_and_recorded, rt, job, part_no, pages, plan)
     log.info("part done", part_no=part_no, pages=len(pages))
     rt.stats.part_done(job.engine, len(pages))
     if finished is not None:
         rt.stats.job_done(finished)
-        announce(rt.redis, rt.broker, rt.settings, finished)
 
 
-def record_part(
+def planned_and_recorded(
     conn: Connection,
     rt: Runtime,
-    job_id: str,
+    job: jobs.Job,
     part_no: int,
     pages: list[tuple[int, str]],
     plan: Plan | None = None,
-) -> jobs.Job | None:
-    """Pages in, part counted, and — when it completes the set — the job succeeded."""
+) -> Step[jobs.Job | None]:
+    """Pages in, part counted (with ``plan``, a one-part document planned first, in the
+    same transaction); the succeeded job when this part completes the set."""
+    planned: Step[bool] = Step(True)
     if plan is not None:
-        store_plan(conn, rt, job_id, plan)
-    job = jobs.record_part(conn, job_id, part_no, pages)
-    if job is None or job.parts_done != job.parts_total:
-        return None
-    return end_job(conn, rt.blobs, rt.settings, job_id, jobs.SUCCEEDED)
+        planned = store_plan(conn, rt.blobs, job, plan)
+        if not planned.value:
+            return Step(None)
+    return planned.then(
+        transitions.record_part(conn, rt.blobs, rt.settings, job.id, part_no, pages)
+    )
 
 
-def store_plan(conn: Connection, rt: Runtime, job_id: str, plan: Plan) -> None:
-    """The split-off parts' blobs and the plan, in one transaction."""
-    parts: list[tuple[list[int], str | None]] = []
-    for part_no, part in enumerate(plan.parts):
-        key = None
-        if part.path is not None:
-            key = blobs.part_key(job_id, part_no)
-            with open(part.path, "rb") as fh:
-                rt.blobs.put(conn, key, read_file_chunks(fh))
-        parts.append((part.pages, key))
-    jobs.plan_job(conn, job_id, page_count=plan.page_count, metadata=plan.metadata, parts=parts)
+def store_plan(conn: Connection, store: BlobStore, job: jobs.Job, plan: Plan) -> Step[bool]:
+    """The plan, then the split-off parts' blobs, in one transaction; after commit the
+    parts are sent. False (nothing stored) when the job is no longer processing."""
+    job_id = job.id
+    keys = [
+        blobs.part_key(job_id, part_no) if part.path is not None else None
+        for part_no, part in enumerate(plan.parts)
+    ]
+    parts = [(part.pages, key) for part, key in zip(plan.parts, keys, strict=True)]
+    planned = transitions.plan(
+        conn, job, page_count=plan.page_count, metadata=plan.metadata, parts=parts
+    )
+    if planned.value:
+        for part, key in zip(plan.parts, keys, strict=True):
+            if part.path is not None and key is not None:
+                with open(part.path, "rb") as fh:
+                    store.put(conn, key, read_file_chunks(fh))
+    return planned
 
 
 def download(rt: Runtime, key: str, path: Path) -> None:
@@ -189,9 +190,9 @@ def download(rt: Runtime, key: str, path: Path) -> None:
 def still_running(rt: Runtime, job_id: str, part_no: int | None) -> bool:
     """Heartbeat of the job (and the running part); False when the job was cancelled."""
 
-    def beat(conn: Connection) -> dict[str, str]:
+    def beat(conn: Connection) -> dict[str, JobStatus]:
         if part_no is not None:
-            jobs.touch_part(conn, job_id, part_no)
+            transitions.touch_part(conn, job_id, part_no)
         return jobs.heartbeat(conn, [job_id])
 
     try:
@@ -199,13 +200,10 @@ def still_running(rt: Runtime, job_id: str, part_no: int | None) -> bool:
     except (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError) as exc:
         log.warning("heartbeat failed; extraction goes on", error=type(exc).__name__)
         return True
-    return statuses.get(job_id) == jobs.PROCESSING
+    return statuses.get(job_id) == JobStatus.PROCESSING
 
 
 def fail(rt: Runtime, job_id: str, error: JobError) -> None:
-    job = rt.db.transaction(
-        end_job, rt.blobs, rt.settings, job_id, jobs.FAILED, (error.code, error.message)
-    )
+    job = rt.lifecycle.run(transitions.fail, rt.blobs, rt.settings, job_id, error)
     if job is not None:
         rt.stats.job_done(job)
-        announce(rt.redis, rt.broker, rt.settings, job)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import redis
 from dramatiq.brokers.redis import RedisBroker
@@ -16,6 +17,7 @@ from dramatiq.middleware import CurrentMessage, Retries, default_middleware
 from folio_common.blobs import PostgresBlobStore
 from folio_common.broker import create_broker
 from folio_common.database import Database
+from folio_common.lifecycle.runner import Lifecycle
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from folio_common.sweeper import Sweeper
@@ -41,8 +43,12 @@ class Runtime:
     worker_id: str
     stats: WorkerStats = field(default_factory=WorkerStats)
 
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.db, self.redis, self.broker, self.settings)
+
     def sweeper(self) -> Sweeper:
-        return Sweeper(self.db, self.blobs, self.redis, self.broker, self.settings)
+        return Sweeper(self.lifecycle, self.blobs)
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -1,9 +1,9 @@
 """``/api/v1/jobs`` and ``/api/v1/jobs/{id}``: submit, list, read, cancel and delete jobs.
 
-A submission commits the job row and its source blob in ONE transaction and enqueues the
-message only after that commit: a 202 therefore always means the job is durable. When
-Redis is down the request still answers 202 — the worker's sweeper enqueues every job
-whose ``enqueued_at`` is still NULL.
+A submission commits the job row and its source blob in ONE transaction (the lifecycle's
+``submit``), and its message is sent only after that commit: a 202 therefore always means
+the job is durable. When Redis is down the request still answers 202 — the worker's
+sweeper sends every job whose ``enqueued_at`` is still NULL.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import dramatiq
 import falcon
-import redis
 import sqlalchemy.exc
-from folio_common import broker as messages
-from folio_common import jobs, lifecycle
+from folio_common import jobs
 from folio_common.blobs import BlobStore, source_key
-from folio_common.database import Database
 from folio_common.documents import job_document, job_path
-from folio_common.errors import ErrorCode
+from folio_common.lifecycle import JobStatus, transitions
+from folio_common.lifecycle.effects import Step
+from folio_common.lifecycle.runner import Lifecycle
 from folio_common.logs import get_logger
 from folio_common.settings import Settings
 from sqlalchemy import Connection
@@ -59,16 +57,11 @@ class JobsResource:
     """``POST`` a PDF to create a job; ``GET`` the caller's jobs, newest first."""
 
     def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        broker: dramatiq.Broker,
-        blobs: BlobStore,
-        waiter: JobWaiter,
+        self, settings: Settings, lifecycle: Lifecycle, blobs: BlobStore, waiter: JobWaiter
     ) -> None:
         self._settings = settings
-        self._db = db
-        self._broker = broker
+        self._lifecycle = lifecycle
+        self._db = lifecycle.db
         self._blobs = blobs
         self._waiter = waiter
 
@@ -86,7 +79,7 @@ class JobsResource:
                     job_id=job.id,
                 )
         if created:
-            self._enqueue(job, req.context.request_id)
+            log.info("job accepted", job_id=job.id, size_bytes=job.size_bytes, engine=job.engine)
         if wait_s is not None:
             apply_wait_preference(resp, wait_s)
             job = self._waiter.wait(job.id, owner, wait_s) or job
@@ -99,7 +92,7 @@ class JobsResource:
     ) -> tuple[jobs.Job, bool]:
         """(job, created): the new job, or the one this Idempotency-Key already made."""
         try:
-            return self._db.transaction(self._insert, owner, key, upload, request_id)
+            return self._lifecycle.run(self._insert, owner, key, upload, request_id)
         except sqlalchemy.exc.IntegrityError:
             # A concurrent request with the same key committed first: answer with its job.
             existing = key and self._db.transaction(jobs.find_by_idempotency_key, owner, key)
@@ -109,11 +102,11 @@ class JobsResource:
 
     def _insert(
         self, conn: Connection, owner: str, key: str | None, upload: Upload, request_id: str
-    ) -> tuple[jobs.Job, bool]:
+    ) -> Step[tuple[jobs.Job, bool]]:
         if key is not None and (existing := jobs.find_by_idempotency_key(conn, owner, key)):
-            return existing, False
+            return Step((existing, False))
         job_id = str(uuid.uuid4())
-        job = jobs.insert_job(
+        submitted = transitions.submit(
             conn,
             job_id=job_id,
             owner=owner,
@@ -127,25 +120,7 @@ class JobsResource:
             request_id=request_id,
         )
         self._blobs.put(conn, source_key(job_id), upload.chunks())
-        return job, True
-
-    def _enqueue(self, job: jobs.Job, request_id: str) -> None:
-        """Best effort after commit: the sweeper enqueues whatever this could not."""
-        try:
-            messages.enqueue_job(self._broker, job.id, request_id)
-        except redis.RedisError as exc:
-            log.warning(
-                "could not enqueue the job; the sweeper will enqueue it",
-                job_id=job.id,
-                error=type(exc).__name__,
-            )
-            return
-        try:
-            self._db.transaction(jobs.mark_enqueued, job.id)
-        except sqlalchemy.exc.SQLAlchemyError as exc:
-            # Harmless: the sweeper re-enqueues it later, and a duplicate message is a no-op.
-            log.warning("could not mark the job enqueued", job_id=job.id, error=type(exc).__name__)
-        log.info("job accepted", job_id=job.id, size_bytes=job.size_bytes, engine=job.engine)
+        return Step((submitted.value, True), submitted.effects)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         status, limit, before = self._listing_params(req)
@@ -159,10 +134,12 @@ class JobsResource:
         }
 
     @staticmethod
-    def _listing_params(req: falcon.Request) -> tuple[str | None, int, Any]:
-        status = req.get_param("status") or None
-        if status is not None and status not in jobs.STATUSES:
-            raise validation_error("status", f"status must be one of {', '.join(jobs.STATUSES)}")
+    def _listing_params(req: falcon.Request) -> tuple[JobStatus | None, int, Any]:
+        raw_status = req.get_param("status") or None
+        if raw_status is not None and raw_status not in set(JobStatus):
+            names = ", ".join(JobStatus)
+            raise validation_error("status", f"status must be one of {names}")
+        status = JobStatus(raw_status) if raw_status is not None else None
         raw_limit = req.get_param("limit")
         limit = DEFAULT_LIMIT
         if raw_limit is not None:
@@ -181,18 +158,11 @@ class JobResource:
     """``GET`` one job (optionally long-polling); ``DELETE`` cancels it or purges it."""
 
     def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        client: redis.Redis,
-        broker: dramatiq.Broker,
-        blobs: BlobStore,
-        waiter: JobWaiter,
+        self, settings: Settings, lifecycle: Lifecycle, blobs: BlobStore, waiter: JobWaiter
     ) -> None:
         self._settings = settings
-        self._db = db
-        self._client = client
-        self._broker = broker
+        self._lifecycle = lifecycle
+        self._db = lifecycle.db
         self._blobs = blobs
         self._waiter = waiter
 
@@ -208,29 +178,21 @@ class JobResource:
         resp.media = job_document(job)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
-        cancelled = self._db.transaction(self._cancel_or_purge, str(job_id), req.context.owner)
+        cancelled = self._lifecycle.run(self._cancel_or_purge, str(job_id), req.context.owner)
         if cancelled is None:
             resp.status = falcon.HTTP_204
             return
-        lifecycle.announce(self._client, self._broker, self._settings, cancelled)
         resp.media = job_document(cancelled)
 
-    def _cancel_or_purge(self, conn: Connection, job_id: str, owner: str) -> jobs.Job | None:
+    def _cancel_or_purge(self, conn: Connection, job_id: str, owner: str) -> Step[jobs.Job | None]:
         """Cancel a live job (returned); purge a finished one (None)."""
         job = jobs.get_job(conn, job_id, owner)
         if job is None:
             raise not_found()
         if not job.is_terminal:
-            cancelled = lifecycle.end_job(
-                conn,
-                self._blobs,
-                self._settings,
-                job_id,
-                jobs.CANCELLED,
-                (ErrorCode.CANCELLED, "cancelled by the client"),
-            )
-            if cancelled is not None:
+            cancelled = transitions.cancel(conn, self._blobs, self._settings, job_id)
+            if cancelled.value is not None:
                 return cancelled
         # Finished (or it finished just now): DELETE removes its results and blobs.
-        lifecycle.purge_job(conn, self._blobs, job_id)
-        return None
+        transitions.purge(conn, self._blobs, job_id)
+        return Step(None)

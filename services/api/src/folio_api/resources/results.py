@@ -13,6 +13,7 @@ import falcon
 from folio_common import jobs
 from folio_common.database import Database
 from folio_common.documents import page_document
+from folio_common.lifecycle import JobStatus
 from sqlalchemy import Connection
 
 from folio_api.errors import GONE, NOT_FINISHED, Problem, not_found
@@ -28,7 +29,7 @@ def require_result(job: jobs.Job | None) -> jobs.Job:
         raise not_found()
     if job.purged_at is not None:
         raise Problem(falcon.HTTP_410, GONE, "the job's result was deleted", job_status=job.status)
-    if job.status == jobs.SUCCEEDED:
+    if job.status == JobStatus.SUCCEEDED:
         return job
     if not job.is_terminal:
         raise Problem(

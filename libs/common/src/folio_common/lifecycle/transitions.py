@@ -1,0 +1,477 @@
+"""One function per transition: the only SQL that writes a job's status.
+
+Each takes an open transaction, starts only from the statuses :data:`.states.RULES` allows
+(bound into its ``WHERE`` clause, or checked under the job's row lock), and returns a
+:class:`~.effects.Step`: ``None``/``False`` as its value when the job was not in a state it
+accepts — a duplicated or late message changes nothing — and the effects to run after the
+commit. None of them commits: :class:`~.runner.Lifecycle` does, then runs the effects.
+
+Parts have a small state machine of their own — pending, claimed (``claimed_at``, its
+heartbeat), done (``done_at``) — and their functions are here too, since a part is claimed
+or recorded only while its job is ``processing``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from folio_common.blobs import BlobStore, job_prefix
+from folio_common.errors import ErrorCode, JobError
+from folio_common.jobs import JOB_COLUMNS, Job, Part, one_job
+from folio_common.options import JobOptions
+from folio_common.settings import Settings
+
+from .effects import Announce, EnqueueJob, EnqueuePart, Step
+from .states import JobStatus, Transition, allowed, exhausted, sources, target
+
+#: Longest error message kept on a job.
+MAX_ERROR_MESSAGE = 1000
+
+
+def _lock(conn: Connection, job_id: str, transition: Transition) -> bool:
+    """Lock the job's row; True when ``transition`` may start from its status.
+
+    The lock orders this transaction with any concurrent transition of the same job (a
+    cancel, a sweep), so the check still holds when this one commits.
+    """
+    status = conn.execute(
+        text("SELECT status FROM jobs WHERE id = :id FOR UPDATE"), {"id": job_id}
+    ).scalar()
+    return status is not None and allowed(transition, JobStatus(status))
+
+
+# Submission -----------------------------------------------------------------------------
+
+
+def submit(
+    conn: Connection,
+    *,
+    job_id: str,
+    owner: str,
+    engine: str,
+    options: JobOptions,
+    filename: str | None,
+    size_bytes: int,
+    sha256: str,
+    idempotency_key: str | None = None,
+    callback_url: str | None = None,
+    request_id: str | None = None,
+) -> Step[Job]:
+    """(nothing) → queued. After commit: its message is sent."""
+    job = one_job(
+        conn,
+        f"""
+        INSERT INTO jobs (id, owner, status, engine, options, filename, size_bytes, sha256,
+                          idempotency_key, callback_url, request_id)
+        VALUES (:id, :owner, :status, :engine, CAST(:options AS jsonb), :filename,
+                :size_bytes, :sha256, :idempotency_key, :callback_url, :request_id)
+        RETURNING {JOB_COLUMNS}
+        """,
+        id=job_id,
+        owner=owner,
+        status=target(Transition.SUBMIT),
+        engine=engine,
+        options=json.dumps(options.to_json()),
+        filename=filename,
+        size_bytes=size_bytes,
+        sha256=sha256,
+        idempotency_key=idempotency_key,
+        callback_url=callback_url,
+        request_id=request_id,
+    )
+    assert job is not None
+    return Step(job, (EnqueueJob(job.id, request_id),))
+
+
+def note_enqueued(conn: Connection, job_id: str) -> None:
+    """Note that a queued job's message was sent (an :class:`EnqueueJob` effect's second
+    half). Losing this note in a crash only makes the sweeper send a duplicate (a no-op),
+    so it commits without waiting for the disk."""
+    conn.execute(text("SET LOCAL synchronous_commit = off"))
+    conn.execute(
+        text("UPDATE jobs SET enqueued_at = now() WHERE id = :id AND status = :queued"),
+        {"id": job_id, "queued": JobStatus.QUEUED.value},
+    )
+
+
+# The worker ------------------------------------------------------------------------------
+
+
+def claim(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -> Step[Job | None]:
+    """queued → processing, one more attempt; a ``processing`` job only once its heartbeat
+    is older than ``STUCK_AFTER_S`` (its worker died), so a duplicate message for a running
+    job neither runs it twice nor burns an attempt.
+
+    The attempt past ``MAX_ATTEMPTS`` fails the job (``worker_lost``) instead. Value: the
+    claimed job, or None when there is nothing to run.
+    """
+    job = one_job(
+        conn,
+        f"""
+        UPDATE jobs SET status = :target, attempts = attempts + 1,
+               started_at = coalesce(started_at, now()), heartbeat_at = now(),
+               updated_at = now()
+        WHERE id = :id
+          AND (status = :queued
+               OR (status = :processing
+                   AND heartbeat_at < now() - make_interval(secs => :stale_s)))
+        RETURNING {JOB_COLUMNS}
+        """,
+        id=job_id,
+        target=target(Transition.CLAIM),
+        queued=JobStatus.QUEUED.value,
+        processing=JobStatus.PROCESSING.value,
+        stale_s=settings.stuck_after_s,
+    )
+    if job is None:
+        return Step(None)
+    if exhausted(job.attempts, settings.max_attempts):
+        last = f"; last error: {job.error_message}" if job.error_message else ""
+        error = JobError(ErrorCode.WORKER_LOST, f"gave up after {job.attempts - 1} attempts{last}")
+        return Step(None, fail(conn, blobs, settings, job_id, error).effects)
+    return Step(job)
+
+
+def plan(
+    conn: Connection,
+    job: Job,
+    *,
+    page_count: int,
+    metadata: dict[str, Any],
+    parts: Sequence[tuple[list[int], str | None]],
+) -> Step[bool]:
+    """Record what a processing job's document is and how it is split: one row per part
+    (``pages``, and the blob key of a split-off part), sent after commit. False, and
+    nothing written, when the job is no longer processing (cancelled meanwhile): the
+    caller must then store no blob.
+    """
+    job_id = job.id
+    if not _lock(conn, job_id, Transition.PLAN):
+        return Step(False)
+    for part_no, (pages, blob_key) in enumerate(parts):
+        conn.execute(
+            text(
+                """INSERT INTO job_parts (job_id, part_no, pages, blob_key)
+                   VALUES (:job_id, :part_no, :pages, :blob_key)
+                   ON CONFLICT (job_id, part_no) DO NOTHING"""
+            ),
+            {"job_id": job_id, "part_no": part_no, "pages": pages, "blob_key": blob_key},
+        )
+    conn.execute(
+        text(
+            """UPDATE jobs SET page_count = :page_count, pages_total = :pages_total,
+                   parts_total = :parts_total, metadata = CAST(:metadata AS jsonb),
+                   heartbeat_at = now(), updated_at = now()
+               WHERE id = :id"""
+        ),
+        {
+            "id": job_id,
+            "page_count": page_count,
+            "pages_total": sum(len(pages) for pages, _ in parts),
+            "parts_total": len(parts),
+            "metadata": json.dumps(metadata),
+        },
+    )
+    sends = tuple(
+        EnqueuePart(job_id, part_no, job.request_id)
+        for part_no, (_, blob_key) in enumerate(parts)
+        if blob_key is not None
+    )
+    return Step(True, sends)
+
+
+def record_part(
+    conn: Connection,
+    blobs: BlobStore,
+    settings: Settings,
+    job_id: str,
+    part_no: int,
+    pages: Sequence[tuple[int, str]],
+) -> Step[Job | None]:
+    """Upsert a part's pages and count the part done once; the part that completes the set
+    succeeds the job. Value: the succeeded job, else None (more parts to come, or the job
+    is no longer processing and nothing was written)."""
+    if not _lock(conn, job_id, Transition.RECORD_PART):
+        return Step(None)
+    if pages:
+        conn.execute(
+            text(
+                """INSERT INTO job_pages (job_id, page_no, text, chars)
+                   SELECT :job_id, no, body, char_length(body)
+                   FROM unnest(CAST(:nos AS int[]), CAST(:texts AS text[])) AS p(no, body)
+                   ON CONFLICT (job_id, page_no)
+                   DO UPDATE SET text = EXCLUDED.text, chars = EXCLUDED.chars"""
+            ),
+            {"job_id": job_id, "nos": [n for n, _ in pages], "texts": [t for _, t in pages]},
+        )
+    newly_done = conn.execute(
+        text(
+            """UPDATE job_parts SET done_at = now()
+               WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
+        ),
+        {"id": job_id, "part_no": part_no},
+    ).rowcount
+    if not newly_done:
+        return Step(None)
+    job = one_job(
+        conn,
+        f"""
+        UPDATE jobs SET parts_done = parts_done + 1, pages_done = pages_done + :pages,
+               heartbeat_at = now(), updated_at = now()
+        WHERE id = :id
+        RETURNING {JOB_COLUMNS}
+        """,
+        id=job_id,
+        pages=len(pages),
+    )
+    if job is None or job.parts_done != job.parts_total:
+        return Step(None)
+    return succeed(conn, blobs, settings, job_id)
+
+
+def claim_part(
+    conn: Connection, blobs: BlobStore, settings: Settings, job_id: str, part_no: int
+) -> Step[Part | None]:
+    """Claim a pending part of a processing job; None when the part is done, the job is not
+    processing, or another worker runs the part (its claim is fresher than
+    ``STUCK_AFTER_S``): a duplicate message costs one statement. A part claimed past
+    ``MAX_ATTEMPTS`` fails its job (``worker_lost``)."""
+    row = conn.execute(
+        text(
+            """UPDATE job_parts p SET attempts = p.attempts + 1, claimed_at = now()
+               FROM jobs j
+               WHERE p.job_id = :id AND p.part_no = :part_no AND p.done_at IS NULL
+                 AND j.id = p.job_id AND j.status = ANY(:sources)
+                 AND (p.claimed_at IS NULL
+                      OR p.claimed_at < now() - make_interval(secs => :stale_s))
+               RETURNING p.job_id, p.part_no, p.pages, p.blob_key, p.attempts"""
+        ),
+        {
+            "id": job_id,
+            "part_no": part_no,
+            "sources": sources(Transition.RECORD_PART),
+            "stale_s": settings.stuck_after_s,
+        },
+    ).first()
+    if row is None:
+        return Step(None)
+    if exhausted(row.attempts, settings.max_attempts):
+        error = JobError(
+            ErrorCode.WORKER_LOST, f"part {part_no} lost its worker {row.attempts - 1} times"
+        )
+        return Step(None, fail(conn, blobs, settings, job_id, error).effects)
+    return Step(Part(str(row.job_id), row.part_no, list(row.pages), row.blob_key, False))
+
+
+def touch_part(conn: Connection, job_id: str, part_no: int) -> None:
+    """The running part's heartbeat (see :func:`claim_part`)."""
+    conn.execute(
+        text(
+            """UPDATE job_parts SET claimed_at = now()
+               WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
+        ),
+        {"id": job_id, "part_no": part_no},
+    )
+
+
+def _note_error(conn: Connection, job_id: str, reason: str) -> None:
+    """Keep the latest transient error on a live job, so a job that runs out of attempts
+    fails with the reason it kept failing."""
+    conn.execute(
+        text(
+            """UPDATE jobs SET error_message = :message, updated_at = now()
+               WHERE id = :id AND status = ANY(:live)"""
+        ),
+        {
+            "id": job_id,
+            "message": reason[:MAX_ERROR_MESSAGE],
+            "live": sources(Transition.FAIL),
+        },
+    )
+
+
+def release(conn: Connection, job_id: str, reason: str) -> Step[bool]:
+    """processing → queued after a transient failure or when the worker stops: the
+    message is retried and claims it again. ``reason`` is kept as the job's last error."""
+    _note_error(conn, job_id, reason)
+    released = conn.execute(
+        text(
+            """UPDATE jobs SET status = :target, updated_at = now()
+               WHERE id = :id AND status = ANY(:sources)"""
+        ),
+        {
+            "id": job_id,
+            "target": target(Transition.RELEASE),
+            "sources": sources(Transition.RELEASE),
+        },
+    ).rowcount
+    return Step(bool(released))
+
+
+def release_part(conn: Connection, job_id: str, part_no: int, reason: str) -> Step[bool]:
+    """Drop a part's claim after a transient failure, so its retried message can run it;
+    the job stays processing. ``reason`` is kept as the job's last error."""
+    _note_error(conn, job_id, reason)
+    released = conn.execute(
+        text(
+            """UPDATE job_parts SET claimed_at = NULL
+               WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
+        ),
+        {"id": job_id, "part_no": part_no},
+    ).rowcount
+    return Step(bool(released))
+
+
+# Ending a job ----------------------------------------------------------------------------
+
+
+def _end(
+    conn: Connection,
+    blobs: BlobStore,
+    settings: Settings,
+    job_id: str,
+    transition: Transition,
+    error: JobError | None,
+) -> Step[Job | None]:
+    """Make a live job terminal, drop what it no longer needs (parts, part blobs, and the
+    source unless ``KEEP_SOURCE``); after commit it is announced."""
+    job = one_job(
+        conn,
+        f"""
+        UPDATE jobs SET status = :target, error_code = :code, error_message = :message,
+               finished_at = now(), updated_at = now(),
+               expires_at = now() + make_interval(secs => :ttl_s),
+               options = options - 'password'
+        WHERE id = :id AND status = ANY(:sources)
+        RETURNING {JOB_COLUMNS}
+        """,
+        id=job_id,
+        target=target(transition),
+        sources=sources(transition),
+        code=error.code.value if error else None,
+        message=error.message[:MAX_ERROR_MESSAGE] if error else None,
+        ttl_s=settings.result_ttl_hours * 3600,
+    )
+    if job is None:
+        return Step(None)
+    conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    prefix = job_prefix(job_id)
+    blobs.delete_prefix(conn, prefix + "parts/" if settings.keep_source else prefix)
+    return Step(job, (Announce(job),))
+
+
+def succeed(
+    conn: Connection, blobs: BlobStore, settings: Settings, job_id: str
+) -> Step[Job | None]:
+    """processing → succeeded (the last part was recorded)."""
+    return _end(conn, blobs, settings, job_id, Transition.SUCCEED, None)
+
+
+def fail(
+    conn: Connection, blobs: BlobStore, settings: Settings, job_id: str, error: JobError
+) -> Step[Job | None]:
+    """queued or processing → failed with ``error``'s code and message."""
+    return _end(conn, blobs, settings, job_id, Transition.FAIL, error)
+
+
+def cancel(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -> Step[Job | None]:
+    """queued or processing → cancelled; a running extraction notices at its next
+    heartbeat and stops. None when the job had already ended."""
+    error = JobError(ErrorCode.CANCELLED, "cancelled by the client")
+    return _end(conn, blobs, settings, job_id, Transition.CANCEL, error)
+
+
+def purge(conn: Connection, blobs: BlobStore, job_id: str) -> Step[bool]:
+    """Drop an ended job's results: pages, parts, blobs and the document's metadata. Its
+    row stays, marked purged (results answer 410). False for a live job."""
+    purged = conn.execute(
+        text(
+            """UPDATE jobs SET purged_at = coalesce(purged_at, now()), metadata = NULL,
+                   updated_at = now()
+               WHERE id = :id AND status = ANY(:sources)"""
+        ),
+        {"id": job_id, "sources": sources(Transition.PURGE)},
+    ).rowcount
+    if not purged:
+        return Step(False)
+    conn.execute(text("DELETE FROM job_pages WHERE job_id = :id"), {"id": job_id})
+    conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    blobs.delete_prefix(conn, job_prefix(job_id))
+    return Step(True)
+
+
+# The sweeper and operators ---------------------------------------------------------------
+
+
+def recover(conn: Connection, job: Job) -> Step[bool]:
+    """processing → queued for a job whose worker stopped beating, sent again after commit
+    (its recorded parts are kept). The sweeper fails it instead once it is out of attempts,
+    and re-sends a split job's parts (:func:`resend_parts`)."""
+    recovered = conn.execute(
+        text(
+            """UPDATE jobs SET status = :target, enqueued_at = NULL, updated_at = now()
+               WHERE id = :id AND status = ANY(:sources)"""
+        ),
+        {
+            "id": job.id,
+            "target": target(Transition.RECOVER),
+            "sources": sources(Transition.RECOVER),
+        },
+    ).rowcount
+    return Step(bool(recovered), (EnqueueJob(job.id, job.request_id),) if recovered else ())
+
+
+def resend_parts(conn: Connection, job: Job, parts: Sequence[Part]) -> Step[bool]:
+    """A stale split job keeps processing: its heartbeat is reset and its unfinished
+    ``parts`` are sent again (a part still queued or running skips the duplicate)."""
+    touched = conn.execute(
+        text(
+            """UPDATE jobs SET heartbeat_at = now()
+               WHERE id = :id AND status = ANY(:sources)"""
+        ),
+        {"id": job.id, "sources": sources(Transition.RESEND_PARTS)},
+    ).rowcount
+    if not touched:
+        return Step(False)
+    return Step(True, tuple(EnqueuePart(job.id, p.part_no, job.request_id) for p in parts))
+
+
+def reenqueue(conn: Connection, job: Job) -> Step[bool]:
+    """A queued job's message is sent again (it was never sent, or Redis lost it)."""
+    still_queued = conn.execute(
+        text("SELECT 1 FROM jobs WHERE id = :id AND status = ANY(:sources)"),
+        {"id": job.id, "sources": sources(Transition.REENQUEUE)},
+    ).first()
+    if still_queued is None:
+        return Step(False)
+    return Step(True, (EnqueueJob(job.id, job.request_id),))
+
+
+def reset(conn: Connection, job_id: str) -> Step[Job | None]:
+    """failed → queued as if new: attempts 0, error cleared, progress, pages and parts
+    dropped; sent after commit. None when the job is not failed or was purged. The caller
+    checks first that its source PDF still exists."""
+    job = one_job(
+        conn,
+        f"""
+        UPDATE jobs SET status = :target, attempts = 0, error_code = NULL,
+               error_message = NULL, pages_done = 0, pages_total = NULL, parts_done = 0,
+               parts_total = NULL, started_at = NULL, finished_at = NULL,
+               heartbeat_at = NULL, enqueued_at = NULL, expires_at = NULL,
+               updated_at = now()
+        WHERE id = :id AND status = ANY(:sources) AND purged_at IS NULL
+        RETURNING {JOB_COLUMNS}
+        """,
+        id=job_id,
+        target=target(Transition.RESET),
+        sources=sources(Transition.RESET),
+    )
+    if job is None:
+        return Step(None)
+    conn.execute(text("DELETE FROM job_pages WHERE job_id = :id"), {"id": job_id})
+    conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    return Step(job, (EnqueueJob(job.id, job.request_id),))
