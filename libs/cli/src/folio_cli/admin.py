@@ -18,7 +18,7 @@ from typing import Any
 import psycopg2
 import redis
 import sqlalchemy.exc
-from folio_common import fleet, jobs, migrate, workers
+from folio_common import fleet, jobs, migrate, worker_reports
 from folio_common.blobs import PostgresBlobStore
 from folio_common.broker import create_broker
 from folio_common.database import Database
@@ -159,7 +159,7 @@ def health_cmd(args: argparse.Namespace, settings: Settings) -> int:
         probes = run_probes({"postgres": postgres_probe(db.engine), "redis": redis_probe(client)})
         doc: dict[str, Any] = {"checks": {name: r.as_dict() for name, r in probes.items()}}
         if probes["redis"].ok:
-            doc["workers_alive"] = len(workers.alive(client, settings))
+            doc["workers_alive"] = len(worker_reports.alive(client, settings))
             depths = fleet.queue_depths(client, settings)
             doc["queues"] = {name: asdict(depth) for name, depth in depths.items()}
         if probes["postgres"].ok:
