@@ -18,14 +18,10 @@ UNREGISTERED_PASSWORD = "url-only-pw-999"
 SCRIPT = textwrap.dedent(
     f"""
     import logging
-    from folio_common.logs import (
-        bind_contextvars, bound_contextvars, configure_logging, get_logger, register_secrets,
-    )
-    from folio_common.settings import load_settings
+    from folio_common.bootstrap import start_process
+    from folio_common.logs import bind_contextvars, bound_contextvars, get_logger
 
-    settings = load_settings()
-    configure_logging("folio-test", settings.log_level, settings.log_format)
-    register_secrets(settings.secrets())
+    start_process("folio-test")
     log = get_logger("folio.test")
 
     log.info("plain line")

@@ -7,7 +7,7 @@ import time
 import uuid
 
 import redis
-from folio_common import notify, workers
+from folio_common import notify, worker_reports
 from folio_common.redis_client import key, redis_url, tls_options
 from folio_common.settings import Settings
 
@@ -42,13 +42,13 @@ def test_worker_liveness_is_listed_until_forgotten(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
     worker_id = f"host-{uuid.uuid4().hex[:6]}:123"
-    workers.beat(redis_client, settings, worker_id)
-    assert worker_id in workers.alive(redis_client, settings)
-    assert workers.alive(redis_client, settings, prefix=worker_id.split(":", maxsplit=1)[0]) == [
-        worker_id
-    ]
-    workers.forget(redis_client, settings, worker_id)
-    assert worker_id not in workers.alive(redis_client, settings)
+    worker_reports.beat(redis_client, settings, worker_id)
+    assert worker_id in worker_reports.alive(redis_client, settings)
+    assert worker_reports.alive(
+        redis_client, settings, prefix=worker_id.split(":", maxsplit=1)[0]
+    ) == [worker_id]
+    worker_reports.forget(redis_client, settings, worker_id)
+    assert worker_id not in worker_reports.alive(redis_client, settings)
 
 
 def test_done_listener_hears_a_completion_published_after_it_subscribed(

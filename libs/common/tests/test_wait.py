@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 from folio_common.logs import make_formatter
-from folio_common.wait import DependencyUnavailable, wait_for
+from folio_common.settings import Settings
+from folio_common.wait import DependencyUnavailable, wait_for, wait_for_database
+from sqlalchemy import make_url
+
+from testsupport.procs import free_port
 
 
 @pytest.fixture
@@ -67,3 +71,28 @@ def test_wait_for_returns_once_the_dependency_answers(log_stream: io.StringIO) -
     lines = _lines(log_stream)
     assert [line["level"] for line in lines] == ["warning", "warning", "info"]
     assert lines[-1]["message"] == "postgres is reachable"
+
+
+def test_database_wait_fails_at_once_when_the_server_refuses_the_tls_sslmode_demands(
+    env: dict[str, str], log_stream: io.StringIO
+) -> None:
+    # The local PostgreSQL has no TLS: with DB_SSLMODE=require no retry can succeed.
+    settings = Settings.from_env({**env, "DB_SSLMODE": "require"})
+    with pytest.raises(DependencyUnavailable) as caught:
+        wait_for_database(settings, max_time_s=300)
+    assert str(caught.value).startswith("postgres refused the connection: OperationalError")
+    assert "server does not support SSL" in str(caught.value)
+    lines = _lines(log_stream)
+    assert [(line["level"], line["attempt"]) for line in lines] == [("error", 1)]
+    assert "SSL" in lines[0]["error"]
+
+
+def test_database_wait_retries_a_server_that_does_not_answer_yet(
+    env: dict[str, str], log_stream: io.StringIO
+) -> None:
+    url = make_url(env["DATABASE_URL"]).set(port=free_port())
+    settings = Settings.from_env({**env, "DATABASE_URL": url.render_as_string(False)})
+    with pytest.raises(DependencyUnavailable) as caught:
+        wait_for_database(settings, max_time_s=1.0)
+    assert str(caught.value).startswith("postgres unreachable after 1s: OperationalError")
+    assert len(_lines(log_stream)) >= 2  # retried, then gave up

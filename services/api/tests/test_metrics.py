@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 from conftest import OTHER_API_KEY, TEST_API_KEY
-from folio_common import worker_stats, workers
+from folio_common import worker_reports
 from folio_common.errors import ErrorCode
 from folio_common.lifecycle import JobStatus
+from folio_common.worker_reports import JobDurations, WorkerReport
 from sqlalchemy import text
 from testsupport.metrics import parse, series, value
 
@@ -125,28 +126,21 @@ def test_pool_figures_describe_this_process(make_api):
 def test_worker_stats_in_redis_become_labelled_metrics(api, redis_client):
     settings = api.settings
     worker_id = "test-host:4242"
-    workers.beat(redis_client, settings, worker_id)
-    doc = {
-        "pid": 4242,
-        "rss_bytes": 123_456_789,
-        "sandbox_rss_bytes": 5_000_000,
-        "pages_per_s": 2.5,
-        "pages": {"pdfminer": 30},
-        "parts": {"pdfminer": 3},
-        "duration_buckets": [1.0, 10.0],
-        "jobs": [
-            {
-                "engine": "pdfminer",
-                "status": "succeeded",
-                "buckets": [1, 3, 3],
-                "sum": 9.5,
-                "count": 3,
-            }
-        ],
-    }
-    worker_stats.publish(redis_client, settings, worker_id, doc)
-    # A dead worker's document is not reported.
-    redis_client.hset(f"{settings.redis_namespace}:worker-stats", "dead-host:1", '{"rss_bytes": 1}')
+    worker_reports.beat(redis_client, settings, worker_id)
+    report = WorkerReport(
+        pid=4242,
+        at=0.0,
+        rss_bytes=123_456_789,
+        sandbox_rss_bytes=5_000_000,
+        pages_per_s=2.5,
+        pages={"pdfminer": 30},
+        parts={"pdfminer": 3},
+        duration_buckets=(1.0, 10.0),
+        jobs=(JobDurations("pdfminer", "succeeded", (1, 3, 3), sum_s=9.5, count=3),),
+    )
+    worker_reports.publish(redis_client, settings, worker_id, report)
+    # A dead worker's report is not reported (a valid one: only its liveness is missing).
+    redis_client.hset(f"{settings.redis_namespace}:worker-stats", "dead-host:1", report.to_json())
     try:
         samples = scrape(api)
         assert value(samples, "folio_worker_rss_bytes", worker=worker_id) == 123_456_789
@@ -161,9 +155,8 @@ def test_worker_stats_in_redis_become_labelled_metrics(api, redis_client):
         assert not series(samples, "folio_worker_rss_bytes", worker="dead-host:1")
         assert api.get("/api/v1/stats").json["workers"]["pages_per_s"] >= 2.5
     finally:
-        workers.forget(redis_client, settings, worker_id)
-        worker_stats.forget(redis_client, settings, worker_id)
-        worker_stats.forget(redis_client, settings, "dead-host:1")
+        worker_reports.forget(redis_client, settings, worker_id)
+        worker_reports.forget(redis_client, settings, "dead-host:1")
 
 
 def test_stats_document_needs_a_key_and_has_every_figure(api):

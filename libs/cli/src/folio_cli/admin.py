@@ -18,14 +18,10 @@ from typing import Any
 import psycopg2
 import redis
 import sqlalchemy.exc
-from folio_common import fleet, jobs, migrate, workers
-from folio_common.blobs import PostgresBlobStore
-from folio_common.broker import create_broker
-from folio_common.database import Database
+from folio_common import fleet, jobs, migrate, worker_reports
+from folio_common.connections import Connections, Role
 from folio_common.health import postgres_probe, redis_probe, run_probes
-from folio_common.lifecycle.runner import Lifecycle
 from folio_common.logs import redact_text
-from folio_common.redis_client import create_redis
 from folio_common.requeue import requeue as requeue_job
 from folio_common.settings import Settings
 from folio_common.sweeper import Sweeper, sweep_once
@@ -38,17 +34,16 @@ CLI_POLICY = RetryPolicy(max_tries=2, max_time_s=5.0)
 
 
 @contextmanager
-def connections(settings: Settings) -> Iterator[tuple[Database, redis.Redis]]:
-    """A small database pool and a Redis client; unreachable ones become exit code 3."""
-    db = Database.from_settings(settings, application_name="folio-cli", pool_size=1, max_overflow=1)
-    db.policy = CLI_POLICY
-    client = create_redis(settings)
+def connections(settings: Settings) -> Iterator[Connections]:
+    """The CLI role's connections (one pooled connection and a spare); unreachable ones
+    become exit code 3."""
+    conns = Connections.for_role(settings, Role.CLI)
+    conns.db.policy = CLI_POLICY
     try:
         with unreachable_as_exit():
-            yield db, client
+            yield conns
     finally:
-        db.close()
-        client.close()
+        conns.close()
 
 
 @contextmanager
@@ -88,9 +83,8 @@ def verify_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def sweep_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    with connections(settings) as (db, client):
-        lifecycle = Lifecycle(db, client, create_broker(settings, client), settings)
-        report = sweep_once(Sweeper(lifecycle, PostgresBlobStore()))
+    with connections(settings) as conns:
+        report = sweep_once(Sweeper(conns.lifecycle(), conns.blobs))
     if report is None:
         print("another process is sweeping; nothing done")
         return OK
@@ -104,8 +98,10 @@ def _age_s(moment: datetime | None) -> float | None:
 
 
 def stuck_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    with connections(settings) as (db, _):
-        found = db.transaction(jobs.stale_jobs, settings.stuck_after_s, args.limit, lock=False)
+    with connections(settings) as conns:
+        found = conns.db.transaction(
+            jobs.stale_jobs, settings.stuck_after_s, args.limit, lock=False
+        )
     rows = [
         {
             "id": job.id,
@@ -131,16 +127,16 @@ def stuck_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def requeue_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    with connections(settings) as (db, client):
+    with connections(settings) as conns:
         if args.id:
             ids = [args.id]
         else:
-            ids = [job.id for job in db.transaction(jobs.failed_since, args.since)]
+            ids = [job.id for job in conns.db.transaction(jobs.failed_since, args.since)]
             if not ids:
                 print(f"no job failed in the last {args.since:g}s")
                 return OK
-        lifecycle = Lifecycle(db, client, create_broker(settings, client), settings)
-        outcomes = [requeue_job(lifecycle, PostgresBlobStore(), job_id) for job_id in ids]
+        lifecycle = conns.lifecycle()
+        outcomes = [requeue_job(lifecycle, conns.blobs, job_id) for job_id in ids]
     for outcome in outcomes:
         if args.json:
             print(json.dumps(asdict(outcome)))
@@ -151,22 +147,21 @@ def requeue_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 def health_cmd(args: argparse.Namespace, settings: Settings) -> int:
     """Postgres and Redis probes, live workers, stuck jobs and queue depths."""
-    db = Database.from_settings(settings, application_name="folio-cli", pool_size=1)
+    conns = Connections.for_role(settings, Role.CLI)
+    db, client = conns.db, conns.redis
     db.policy = CLI_POLICY
-    client = create_redis(settings)
     try:
         probes = run_probes({"postgres": postgres_probe(db.engine), "redis": redis_probe(client)})
         doc: dict[str, Any] = {"checks": {name: r.as_dict() for name, r in probes.items()}}
         if probes["redis"].ok:
-            doc["workers_alive"] = len(workers.alive(client, settings))
+            doc["workers_alive"] = len(worker_reports.alive(client, settings))
             depths = fleet.queue_depths(client, settings)
             doc["queues"] = {name: asdict(depth) for name, depth in depths.items()}
         if probes["postgres"].ok:
             figures = db.transaction(fleet.job_figures, settings.stuck_after_s)
             doc["jobs"] = figures.as_dict()
     finally:
-        db.close()
-        client.close()
+        conns.close()
     failing = [name for name, r in probes.items() if not r.ok]
     if doc.get("workers_alive") == 0:
         failing.append("workers")

@@ -7,14 +7,13 @@ Exit codes: 0 ok; 1 a job failed or a check found a problem; 2 usage or configur
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 import sys
 from collections.abc import Callable
 
+from folio_common.bootstrap import start_process
 from folio_common.lifecycle import JobStatus
-from folio_common.logs import configure_logging, register_secrets
 from folio_common.settings import ENGINES, Settings, SettingsError
 
 from . import __version__, client
@@ -144,15 +143,6 @@ def parse_duration(raw: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def _quiet_logging(settings: Settings) -> None:
-    """Library log lines (warnings only) go to stderr, keeping stdout for results."""
-    configure_logging("cli", "warning", "console")
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(sys.stderr)
-    register_secrets(settings.secrets())
-
-
 def _api_client(args: argparse.Namespace) -> ApiClient:
     url = args.api_url or os.environ.get("FOLIO_API_URL") or DEFAULT_API_URL
     key = args.api_key or os.environ.get("FOLIO_API_KEY")
@@ -175,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings.from_env()
         except SettingsError as exc:
             raise CliError(str(exc), USAGE) from None
-        _quiet_logging(settings)
+        # Library log lines (warnings only) go to stderr, keeping stdout for results.
+        start_process("cli", settings, quiet=True)
         # Imported here: client commands need neither the database nor Redis libraries.
         from . import admin
 

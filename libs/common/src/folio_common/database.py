@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy
 from sqlalchemy import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 from .settings import Settings
 from .uow import RetryPolicy, run_in_transaction
@@ -31,6 +32,9 @@ KEEPALIVES = {
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
+
+#: Arguments only a QueuePool takes; dropped when the engine is given a NullPool.
+QUEUE_POOL_ARGS = ("pool_size", "max_overflow", "pool_timeout", "pool_use_lifo")
 
 
 def create_engine(settings: Settings, *, application_name: str, **overrides: Any) -> Engine:
@@ -56,6 +60,10 @@ def create_engine(settings: Settings, *, application_name: str, **overrides: Any
         "query_cache_size": 500,
     }
     options.update(overrides)
+    if options.get("poolclass") is NullPool:
+        # No pool to size: a connection per checkout, closed on return (one-shot commands).
+        for name in QUEUE_POOL_ARGS:
+            options.pop(name, None)
     return sqlalchemy.create_engine(url, **options)
 
 

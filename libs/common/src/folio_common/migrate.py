@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from yoyo import get_backend, read_migrations
 
-from .logs import configure_logging, get_logger
-from .settings import Settings, load_settings
+from .bootstrap import start_process
+from .logs import get_logger
+from .settings import Settings
 from .wait import DependencyUnavailable, wait_for_database
 
 log = get_logger("folio.migrate")
@@ -156,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--all", action="store_true", help="rollback: every migration")
     args = parser.parse_args(argv)
-    settings = load_settings()
-    configure_logging("migrate", settings.log_level, settings.log_format)
+    settings = start_process("migrate")
     try:
         wait_for_database(settings, args.wait_s)
     except DependencyUnavailable as exc:

@@ -12,8 +12,8 @@ import argparse
 import os
 import sys
 
-from folio_common.logs import configure_logging, get_logger, register_secrets
-from folio_common.settings import load_settings
+from folio_common.bootstrap import start_process
+from folio_common.logs import get_logger
 from folio_common.wait import DependencyUnavailable, wait_for_dependencies
 
 log = get_logger("folio.api.cli")
@@ -30,9 +30,7 @@ def gunicorn_argv(extra: list[str]) -> list[str]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    configure_logging("api", settings.log_level, settings.log_format)
-    register_secrets(settings.secrets())
+    settings = start_process("api")
     if args.wait_s > 0:
         try:
             wait_for_dependencies(settings, args.wait_s)

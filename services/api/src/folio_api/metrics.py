@@ -25,10 +25,11 @@ from typing import Any
 import falcon
 import redis
 import sqlalchemy.exc
-from folio_common import fleet, worker_stats, workers
+from folio_common import fleet, worker_reports
 from folio_common.database import Database
 from folio_common.logs import get_logger
 from folio_common.settings import Settings
+from folio_common.worker_reports import WorkerReport
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -192,8 +193,8 @@ class FleetCollector:
             yield from self._job_metrics(figures)
         try:
             depths = fleet.queue_depths(self._client, self._settings)
-            alive = workers.alive(self._client, self._settings)
-            stats = worker_stats.read(self._client, self._settings)
+            alive = worker_reports.alive(self._client, self._settings)
+            reports = worker_reports.read(self._client, self._settings)
         except redis.RedisError as exc:
             log.warning("metrics: redis unavailable", error=type(exc).__name__)
             up.add_metric(["redis"], 0)
@@ -205,7 +206,7 @@ class FleetCollector:
             )
             alive_gauge.add_metric([], len(alive))
             yield alive_gauge
-            yield from self._worker_metrics(stats)
+            yield from self._worker_metrics(reports)
         yield up
 
     @staticmethod
@@ -253,7 +254,7 @@ class FleetCollector:
         yield from families.values()
 
     @staticmethod
-    def _worker_metrics(stats: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+    def _worker_metrics(reports: dict[str, WorkerReport]) -> Iterator[Metric]:
         rss = GaugeMetricFamily(
             "folio_worker_rss_bytes", "Resident memory of a worker process", labels=["worker"]
         )
@@ -278,18 +279,18 @@ class FleetCollector:
             "Time from a job's first claim to its end, by engine and outcome",
             labels=["worker", "engine", "status"],
         )
-        for worker, doc in sorted(stats.items()):
-            rss.add_metric([worker], doc.get("rss_bytes", 0))
-            sandbox_rss.add_metric([worker], doc.get("sandbox_rss_bytes", 0))
-            rate.add_metric([worker], doc.get("pages_per_s", 0.0))
-            for engine, count in doc.get("pages", {}).items():
+        for worker, report in sorted(reports.items()):
+            rss.add_metric([worker], report.rss_bytes)
+            sandbox_rss.add_metric([worker], report.sandbox_rss_bytes)
+            rate.add_metric([worker], report.pages_per_s)
+            for engine, count in report.pages.items():
                 pages.add_metric([worker, engine], count)
-            for engine, count in doc.get("parts", {}).items():
+            for engine, count in report.parts.items():
                 parts.add_metric([worker, engine], count)
-            bounds = [*(str(float(b)) for b in doc.get("duration_buckets", [])), "+Inf"]
-            for job in doc.get("jobs", []):
-                buckets = list(zip(bounds, job["buckets"], strict=True))
-                durations.add_metric([worker, job["engine"], job["status"]], buckets, job["sum"])
+            bounds = [*(str(float(b)) for b in report.duration_buckets), "+Inf"]
+            for job in report.jobs:
+                buckets = list(zip(bounds, job.buckets, strict=True))
+                durations.add_metric([worker, job.engine, job.status], buckets, job.sum_s)
         yield from (rss, sandbox_rss, rate, pages, parts, durations)
 
 

@@ -2,6 +2,7 @@
 
 Nothing here runs in the gunicorn master (there is no ``--preload``), so every worker
 builds its own engine pool and Redis connections: no socket is ever shared across a fork.
+Building them opens none: the first request (or health probe) does.
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 import logging
 
 import falcon
-from folio_common.blobs import PostgresBlobStore
-from folio_common.broker import create_broker
-from folio_common.database import Database
-from folio_common.logs import configure_logging, register_secrets
-from folio_common.redis_client import create_redis
-from folio_common.settings import Settings, load_settings
+from folio_common.bootstrap import start_process
+from folio_common.connections import Connections, Role
+from folio_common.settings import Settings
 
 from folio_api.app import create_app
 from folio_api.metrics import InstrumentedQueuePool
@@ -22,17 +20,12 @@ from folio_api.metrics import InstrumentedQueuePool
 
 def build_app(settings: Settings) -> falcon.App[falcon.Request, falcon.Response]:
     """The app with real dependencies, built from ``settings``."""
-    configure_logging("api", settings.log_level, settings.log_format)
     # The access line comes from RequestContext (with route and request id); gunicorn's
-    # own would duplicate it. (configure_logging re-applied the shared levels.)
+    # own would duplicate it. (start_process re-applied the shared levels.)
     logging.getLogger("gunicorn.access").setLevel(logging.WARNING)
-    register_secrets(settings.secrets())
     # The instrumented pool times checkouts and keeps the pool gauges of /metrics current.
-    db = Database.from_settings(
-        settings, application_name="folio-api", poolclass=InstrumentedQueuePool
-    )
-    client = create_redis(settings)
-    return create_app(settings, db, client, create_broker(settings, client), PostgresBlobStore())
+    conns = Connections.for_role(settings, Role.API, poolclass=InstrumentedQueuePool)
+    return create_app(settings, conns.db, conns.redis, conns.broker, conns.blobs)
 
 
-app = build_app(load_settings())
+app = build_app(start_process("api"))

@@ -1,9 +1,10 @@
 """The Dramatiq actors: thin wrappers that hand each message to :mod:`.pipeline`.
 
-Importing :mod:`.broker` first sets the global broker, so these actors bind to Folio's
-Redis broker and not to Dramatiq's default. Queues and priorities keep small jobs ahead
-of the parts of large ones: when a worker thread frees up, a job's first message
-(priority 0) is taken before any waiting part (priority 10).
+Importing :mod:`.boot` first sets the global broker, so these actors bind to Folio's
+Redis broker and not to Dramatiq's default. Each message gets the process's runtime from
+:func:`.runtime.current_runtime` (built when the process booted, not at import). Queues
+and priorities keep small jobs ahead of the parts of large ones: when a worker thread
+frees up, a job's first message (priority 0) is taken before any waiting part (priority 10).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from folio_common.logs import get_logger
 from folio_common.uow import RetryPolicy
 
 from . import pipeline, webhooks
-from .broker import runtime as rt
+from .boot import settings
+from .runtime import current_runtime
 
 log = get_logger("folio.worker")
 
 #: Dramatiq's own time limit is only a backstop: the sandbox enforces the real one.
-_PART_LIMIT_MS = (rt.settings.job_time_limit_s + 120) * 1000
-_JOB_LIMIT_MS = (2 * rt.settings.job_time_limit_s + 120) * 1000
+_PART_LIMIT_MS = (settings.job_time_limit_s + 120) * 1000
+_JOB_LIMIT_MS = (2 * settings.job_time_limit_s + 120) * 1000
 
 
 class WebhookFailed(Exception):
@@ -49,6 +51,7 @@ def _noting_errors(
     keeping the reason on the job (so its retry can claim it again), then re-raise so
     Dramatiq retries the message with backoff. If the database is what failed, the
     sweeper recovers the job once its heartbeat is stale."""
+    rt = current_runtime()
     try:
         work(rt, job_id, *args)
     except Exception as exc:
@@ -76,11 +79,12 @@ def process_part(job_id: str, part_no: int) -> None:
     actor_name=DELIVER_WEBHOOK,
     queue_name=WEBHOOKS_QUEUE,
     priority=5,
-    max_retries=max(0, rt.settings.webhook_max_attempts - 1),
+    max_retries=max(0, settings.webhook_max_attempts - 1),
     min_backoff=2_000,
     max_backoff=300_000,
 )
 def deliver_webhook(job_id: str) -> None:
+    rt = current_runtime()
     message = CurrentMessage.get_current_message()
     attempt = (message.options.get("retries", 0) if message else 0) + 1
     job = rt.db.transaction(jobs.get_job, job_id)

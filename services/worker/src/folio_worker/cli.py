@@ -14,10 +14,12 @@ import os
 import socket
 import sys
 
-from folio_common import workers
-from folio_common.logs import configure_logging, get_logger, install_excepthook, register_secrets
+from folio_common import worker_reports
+from folio_common.bootstrap import start_process
+from folio_common.connections import Connections, Role
+from folio_common.logs import get_logger
 from folio_common.redis_client import create_redis
-from folio_common.settings import Settings, load_settings
+from folio_common.settings import Settings
 from folio_common.wait import DependencyUnavailable, wait_for_dependencies
 
 log = get_logger("folio.worker")
@@ -31,7 +33,7 @@ POLL_INTERVAL_MS = 25
 
 def dramatiq_args(settings: Settings) -> list[str]:
     return [
-        "folio_worker.broker",
+        "folio_worker.boot",
         "folio_worker.actors",
         "--processes", str(settings.worker_processes),
         "--threads", str(settings.worker_threads),
@@ -65,7 +67,7 @@ def healthcheck(settings: Settings) -> int:
     """0 when a worker process on this host beat recently, 1 otherwise."""
     host = socket.gethostname()
     try:
-        alive = workers.alive(create_redis(settings), settings, prefix=f"{host}:")
+        alive = worker_reports.alive(create_redis(settings), settings, prefix=f"{host}:")
     except Exception as exc:
         log.error("worker healthcheck failed", error=f"{type(exc).__name__}: {exc}")
         return 1
@@ -77,11 +79,14 @@ def healthcheck(settings: Settings) -> int:
 
 
 def sweep(settings: Settings) -> int:
-    from folio_common.sweeper import sweep_once
+    """One sweep with only what sweeping needs: no worker runtime, no sandbox."""
+    from folio_common.sweeper import Sweeper, sweep_once
 
-    from .broker import runtime
-
-    report = sweep_once(runtime.sweeper())
+    conns = Connections.for_role(settings, Role.CLI)
+    try:
+        report = sweep_once(Sweeper(conns.lifecycle(), conns.blobs))
+    finally:
+        conns.close()
     if report is None:
         log.info("another process is sweeping; nothing done")
     else:
@@ -96,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("healthcheck", help="exit 0 if a worker on this host is alive")
     commands.add_parser("sweep", help="run the sweeper once now")
     args = parser.parse_args(argv)
-    settings = load_settings()
-    configure_logging("worker", settings.log_level, settings.log_format)
-    install_excepthook()
-    register_secrets(settings.secrets())
+    settings = start_process("worker")
     handlers = {"run": run, "healthcheck": healthcheck, "sweep": sweep}
     return handlers[args.command](settings)
 

@@ -1,6 +1,12 @@
-"""Dramatiq middleware: log context per message, and the worker process's liveness.
+"""Dramatiq middleware: log context per message, and the life of a worker process.
 
-Each overrides only the hooks it needs, as Dramatiq's own middleware do.
+Each overrides only the hooks it needs, as Dramatiq's own middleware do:
+
+- :class:`LogContext` binds a message's ids into every log line while it runs.
+- :class:`Heartbeat` beats in Redis and publishes the process's report while it runs.
+- :class:`Sweeping` runs the sweeper thread while the process runs.
+- :class:`WorkerProcess` builds the process's runtime when it boots, warms its sandboxes,
+  and closes them when it stops.
 """
 
 from __future__ import annotations
@@ -8,22 +14,22 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dramatiq
 import redis
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
-from folio_common import worker_stats, workers
+from folio_common import worker_reports
 from folio_common.logs import bind_contextvars, clear_contextvars, get_logger
+from folio_common.settings import Settings
 from folio_common.sweeper import run_sweeper
 
-if TYPE_CHECKING:
-    from .runtime import Runtime
+from .runtime import build_runtime, current_runtime, install_runtime
 
 log = get_logger("folio.worker")
 
-#: Seconds between liveness beats in Redis (well inside workers.ALIVE_WINDOW_S).
+#: Seconds between liveness beats in Redis (well inside worker_reports.ALIVE_WINDOW_S).
 BEAT_INTERVAL_S = 10.0
 #: Seconds between checks for new stats to publish (a finished job shows within this).
 STATS_TICK_S = 1.0
@@ -56,62 +62,94 @@ class LogContext(Middleware):
         clear_contextvars()
 
 
-class Liveness(Middleware):
-    """While the worker process runs: beat in Redis, and run the sweeper thread.
+class _BackgroundThread(Middleware):
+    """A daemon thread started after the worker boots and stopped before it shuts down."""
 
-    Both are daemon threads started after the worker boots and stopped before it shuts
-    down; the sandboxes are closed last, so no extraction child outlives its worker.
-    """
+    #: The thread's name (shows in ``py-spy`` and thread dumps).
+    thread_name = "folio"
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self) -> None:
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        raise NotImplementedError
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.clear()
-        self._threads = [
-            threading.Thread(target=self._beat, name="folio-liveness", daemon=True),
-            threading.Thread(
-                target=run_sweeper,
-                args=(self.runtime.sweeper(), self._stop),
-                name="folio-sweeper",
-                daemon=True,
-            ),
-        ]
-        for thread in self._threads:
-            thread.start()
-        self.runtime.sandboxes.warm(self.runtime.settings.worker_threads)
-        log.info(
-            "worker ready",
-            worker_id=self.runtime.worker_id,
-            queues=sorted(broker.get_declared_queues()),
+        self._thread = threading.Thread(
+            target=self.run, args=(self._stop,), name=self.thread_name, daemon=True
         )
+        self._thread.start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        log.info("worker stopping: finishing running parts", worker_id=self.runtime.worker_id)
         self._stop.set()
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        for thread in self._threads:
-            thread.join(5)
-        self.runtime.sandboxes.close()
-        with contextlib.suppress(redis.RedisError):
-            workers.forget(self.runtime.redis, self.runtime.settings, self.runtime.worker_id)
-            worker_stats.forget(self.runtime.redis, self.runtime.settings, self.runtime.worker_id)
-        log.info("worker stopped", worker_id=self.runtime.worker_id)
+        if self._thread is not None:
+            self._thread.join(5)
 
-    def _beat(self) -> None:
-        """Beat every BEAT_INTERVAL_S with this process's stats, and at once after a
-        part or job finished, so the metrics follow the work within a second."""
-        rt = self.runtime
+
+class Heartbeat(_BackgroundThread):
+    """Beat in Redis with this process's report while it runs; forget both when it stops."""
+
+    thread_name = "folio-heartbeat"
+
+    def run(self, stop: threading.Event) -> None:
+        """Beat every BEAT_INTERVAL_S, and at once after a part or job finished, so the
+        metrics follow the work within a second."""
+        rt = current_runtime()
         last = float("-inf")
-        while not self._stop.is_set():
+        while not stop.is_set():
             if rt.stats.take_changed() or time.monotonic() - last >= BEAT_INTERVAL_S:
                 last = time.monotonic()
                 try:
-                    workers.beat(rt.redis, rt.settings, rt.worker_id)
-                    worker_stats.publish(rt.redis, rt.settings, rt.worker_id, rt.stats.snapshot())
+                    worker_reports.beat(rt.redis, rt.settings, rt.worker_id)
+                    worker_reports.publish(rt.redis, rt.settings, rt.worker_id, rt.stats.report())
                 except redis.RedisError as exc:
                     log.warning("liveness beat failed", error=type(exc).__name__)
-            self._stop.wait(STATS_TICK_S)
+            stop.wait(STATS_TICK_S)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        super().after_worker_shutdown(broker, worker)
+        rt = current_runtime()
+        with contextlib.suppress(redis.RedisError):
+            worker_reports.forget(rt.redis, rt.settings, rt.worker_id)
+
+
+class Sweeping(_BackgroundThread):
+    """Run the sweeper (one sweep at a time fleet-wide) while the process runs."""
+
+    thread_name = "folio-sweeper"
+
+    def run(self, stop: threading.Event) -> None:
+        run_sweeper(current_runtime().sweeper(), stop)
+
+
+class WorkerProcess(Middleware):
+    """The runtime of a worker process: built when it boots, its sandboxes warmed once the
+    worker threads run, and closed last when it stops, so no sandbox outlives its worker.
+
+    Parameters:
+      settings: the process's settings (from :mod:`folio_worker.boot`).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        install_runtime(build_runtime(self.settings, broker))  # type: ignore[arg-type]
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        rt = current_runtime()
+        rt.sandboxes.warm(rt.settings.worker_threads)
+        queues = sorted(broker.get_declared_queues())
+        log.info("worker ready", worker_id=rt.worker_id, queues=queues)
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        log.info("worker stopping: finishing running parts", worker_id=current_runtime().worker_id)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        rt = current_runtime()
+        rt.sandboxes.close()
+        log.info("worker stopped", worker_id=rt.worker_id)

@@ -1,7 +1,9 @@
 """Everything a worker process holds: settings, database, Redis, broker, blobs, sandboxes.
 
-Built once per worker process (Dramatiq imports the broker module in each process after
-it forks, so no connection is ever shared across a fork).
+Built once per worker process when it boots (:class:`.middleware.WorkerProcess`, on
+Dramatiq's ``after_process_boot``), never at import: the process exists by then, so no
+connection is ever shared across a fork, and importing the actors connects to nothing.
+Actors and middleware reach it through :func:`current_runtime`, the one accessor.
 """
 
 from __future__ import annotations
@@ -13,27 +15,26 @@ from functools import cached_property
 
 import redis
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import CurrentMessage, Retries, default_middleware
 from folio_common.blobs import PostgresBlobStore
-from folio_common.broker import create_broker
+from folio_common.connections import Connections, Role
 from folio_common.database import Database
 from folio_common.lifecycle.runner import Lifecycle
-from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from folio_common.sweeper import Sweeper
 
+from .counters import WorkerCounters
 from .sandbox import SandboxPool
-from .stats import WorkerStats
-
-#: Retries of a message after a transient error (a database or Redis outage). The job's
-#: own attempts are bounded separately by MAX_ATTEMPTS, enforced at claim and by the sweeper.
-MESSAGE_MAX_RETRIES = 6
-MIN_BACKOFF_MS = 1_000
-MAX_BACKOFF_MS = 60_000
 
 
 @dataclass
 class Runtime:
+    """A worker process's connections, sandboxes and counters.
+
+    Parameters:
+      worker_id: ``host:pid``, this process's name in liveness entries and metrics.
+      stats: the counters :mod:`.pipeline` feeds and the heartbeat publishes.
+    """
+
     settings: Settings
     db: Database
     redis: redis.Redis
@@ -41,39 +42,48 @@ class Runtime:
     blobs: PostgresBlobStore
     sandboxes: SandboxPool
     worker_id: str
-    stats: WorkerStats = field(default_factory=WorkerStats)
+    stats: WorkerCounters = field(default_factory=WorkerCounters)
 
     @cached_property
     def lifecycle(self) -> Lifecycle:
+        """Job transitions over this process's connections."""
         return Lifecycle(self.db, self.redis, self.broker, self.settings)
 
     def sweeper(self) -> Sweeper:
         return Sweeper(self.lifecycle, self.blobs)
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    from .middleware import Liveness, LogContext
-
-    client = create_redis(settings)
-    middleware = [m() for m in default_middleware if m is not Retries]
-    middleware += [
-        Retries(
-            max_retries=MESSAGE_MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS
-        ),
-        CurrentMessage(),
-        LogContext(),
-    ]
-    broker = create_broker(settings, client, middleware)
-    runtime = Runtime(
+def build_runtime(settings: Settings, broker: RedisBroker) -> Runtime:
+    """The runtime of this worker process, over ``broker`` and its Redis client. Opens no
+    connection and starts no sandbox: first use does, or the boot's warm-up."""
+    conns = Connections.for_role(settings, Role.WORKER, broker=broker)
+    return Runtime(
         settings=settings,
-        db=Database.from_settings(settings, application_name="folio-worker"),
-        redis=client,
-        broker=broker,
-        blobs=PostgresBlobStore(),
+        db=conns.db,
+        redis=conns.redis,
+        broker=conns.broker,
+        blobs=conns.blobs,
         sandboxes=SandboxPool(
             settings.job_memory_limit_mb, settings.job_time_limit_s, settings.sandbox_max_tasks
         ),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
-    broker.add_middleware(Liveness(runtime))
-    return runtime
+
+
+class _Installed:
+    """The runtime of this process, once it booted."""
+
+    runtime: Runtime | None = None
+
+
+def install_runtime(runtime: Runtime) -> None:
+    """Make ``runtime`` this process's (called once, when the worker process boots)."""
+    _Installed.runtime = runtime
+
+
+def current_runtime() -> Runtime:
+    """This worker process's runtime; raises if the process has not booted through
+    :mod:`folio_worker.boot` (an actor called outside a worker process)."""
+    if _Installed.runtime is None:
+        raise RuntimeError("no worker runtime: it is built when a worker process boots")
+    return _Installed.runtime

@@ -25,9 +25,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from folio_common.bootstrap import start_process
 from folio_common.errors import ErrorCode, JobError
-from folio_common.logs import configure_logging
-from folio_common.settings import Settings
 
 from . import extraction
 
@@ -67,8 +66,7 @@ def _serve(conn: Connection, memory_limit_mb: int, cpu_limit_s: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit_s, cpu_limit_s + 5))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    settings = Settings.from_env()
-    configure_logging("worker", settings.log_level, settings.log_format)
+    start_process("worker")
     while True:
         try:
             request = conn.recv()

@@ -11,7 +11,7 @@ from typing import Any
 
 import falcon
 import redis
-from folio_common import workers
+from folio_common import worker_reports
 from folio_common.database import Database
 from folio_common.health import DEFAULT_DEADLINE_S, postgres_probe, redis_probe, run_probes
 from folio_common.settings import Settings
@@ -47,7 +47,7 @@ class HealthResource:
     def _alive_workers(self) -> int | None:
         """Best effort: a Redis hiccup here must not fail the health check."""
         try:
-            return len(workers.alive(self._client, self._settings))
+            return len(worker_reports.alive(self._client, self._settings))
         except redis.RedisError:
             return None
 

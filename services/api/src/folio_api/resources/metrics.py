@@ -14,7 +14,7 @@ from typing import Any
 import falcon
 import redis
 import sqlalchemy.exc
-from folio_common import fleet, worker_stats, workers
+from folio_common import fleet, worker_reports
 from folio_common.database import Database
 from folio_common.settings import Settings
 
@@ -93,14 +93,14 @@ class StatsResource:
             )
         try:
             depths = fleet.queue_depths(self._client, self._settings)
-            alive = workers.alive(self._client, self._settings)
-            stats = worker_stats.read(self._client, self._settings)
+            alive = worker_reports.alive(self._client, self._settings)
+            reports = worker_reports.read(self._client, self._settings)
         except redis.RedisError:
             pass
         else:
             doc["queues"] = {name: asdict(depth) for name, depth in depths.items()}
             doc["workers"] = {
                 "alive": len(alive),
-                "pages_per_s": round(sum(s.get("pages_per_s", 0.0) for s in stats.values()), 3),
+                "pages_per_s": round(sum(r.pages_per_s for r in reports.values()), 3),
             }
         resp.media = doc

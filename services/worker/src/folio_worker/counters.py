@@ -1,9 +1,9 @@
-"""What a worker process reports about itself: memory, throughput, job durations.
+"""The counters a worker process keeps about itself: memory, throughput, job durations.
 
-:mod:`.pipeline` feeds it as parts and jobs finish; the liveness beat
-(:class:`.middleware.Liveness`) publishes :meth:`WorkerStats.snapshot` to Redis through
-:mod:`folio_common.worker_stats`, at once after a change and at least every beat. The
-API turns the documents of live workers into Prometheus metrics, labelled by worker.
+:mod:`.pipeline` feeds them as parts and jobs finish; the heartbeat
+(:class:`.middleware.Heartbeat`) publishes :meth:`WorkerCounters.report` to Redis through
+:mod:`folio_common.worker_reports`, at once after a change and at least every beat. The
+API turns the reports of live workers into Prometheus metrics, labelled by worker.
 Counts are cumulative for the life of the process, like any Prometheus counter.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from folio_common.jobs import Job
+from folio_common.worker_reports import JobDurations, WorkerReport
 
 #: Upper bounds (seconds) of the job duration histogram's buckets; +Inf is implied.
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
@@ -60,15 +61,15 @@ class _Histogram:
         self.counts[index] += 1
         self.sum += value
 
-    def as_dict(self) -> dict[str, Any]:
+    def durations(self, engine: str, status: str) -> JobDurations:
         cumulative, running = [], 0
         for count in self.counts:
             running += count
             cumulative.append(running)
-        return {"buckets": cumulative, "sum": round(self.sum, 6), "count": running}
+        return JobDurations(engine, status, tuple(cumulative), round(self.sum, 6), running)
 
 
-class WorkerStats:
+class WorkerCounters:
     """Thread-safe counters of one worker process.
 
     Parameters:
@@ -114,22 +115,21 @@ class WorkerStats:
                 self._recent.popleft()
             return sum(pages for _, pages in self._recent) / RATE_WINDOW_S
 
-    def snapshot(self) -> dict[str, Any]:
-        """The JSON document the beat publishes."""
+    def report(self) -> WorkerReport:
+        """What the beat publishes: the counters now, with this process's memory."""
         rate = self.pages_per_s()
         with self._lock:
-            jobs = [
-                {"engine": engine, "status": status, **histogram.as_dict()}
-                for (engine, status), histogram in sorted(self._jobs.items())
-            ]
-            return {
-                "pid": os.getpid(),
-                "at": round(time.time(), 3),
-                "rss_bytes": rss_bytes(),
-                "sandbox_rss_bytes": sum(rss_bytes(pid) for pid in descendants()),
-                "pages_per_s": round(rate, 4),
-                "pages": dict(self._pages),
-                "parts": dict(self._parts),
-                "duration_buckets": list(DURATION_BUCKETS),
-                "jobs": jobs,
-            }
+            return WorkerReport(
+                pid=os.getpid(),
+                at=round(time.time(), 3),
+                rss_bytes=rss_bytes(),
+                sandbox_rss_bytes=sum(rss_bytes(pid) for pid in descendants()),
+                pages_per_s=round(rate, 4),
+                pages=dict(self._pages),
+                parts=dict(self._parts),
+                duration_buckets=DURATION_BUCKETS,
+                jobs=tuple(
+                    histogram.durations(engine, status)
+                    for (engine, status), histogram in sorted(self._jobs.items())
+                ),
+            )
