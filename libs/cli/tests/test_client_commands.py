@@ -87,9 +87,10 @@ def test_health_with_a_live_worker(folio, base_url, db):
 
 
 def test_a_batch_goes_on_past_a_refused_file(client, db, tmp_path):
-    names = ("a.pdf", "bad.pdf", "b.pdf")
-    for name, content in zip(names, (make_pdf(2), b"not a PDF at all\n", make_pdf(3))):
+    files = {"a.pdf": make_pdf(2), "bad.pdf": b"not a PDF at all\n", "b.pdf": make_pdf(3)}
+    for name, content in files.items():
         (tmp_path / name).write_bytes(content)
+    names = list(files)
     paths = [str(tmp_path / name) for name in names]
 
     waited = client("submit", *paths, "--wait")
