@@ -119,6 +119,9 @@ OPTION_PROPERTIES: Doc = {
     },
 }
 
+#: An uploaded PDF: `format: binary` makes generators type it as a file, not text.
+PDF_FILE: Doc = {"type": "string", "format": "binary", "contentMediaType": "application/pdf"}
+
 #: The document information fields of :data:`SCHEMAS` ``Metadata`` that are free text.
 METADATA_TEXT = {
     "title": "the document's title",
@@ -192,6 +195,13 @@ SCHEMAS: Doc = {
                 {"type": "string", "description": "pass as `cursor` for the next page"}
             ),
         },
+    },
+    "Upload": {
+        "type": "object",
+        "description": "A multipart upload: the PDF and its options (another field is 422)",
+        "required": ["file"],
+        "properties": {"file": PDF_FILE, **OPTION_PROPERTIES},
+        "additionalProperties": False,
     },
     "Page": {
         "type": "object",
@@ -333,8 +343,6 @@ RESULT_PROBLEMS: Doc = {
     "410": _problem("The result was deleted (`gone`): retention passed, or DELETE"),
 }
 
-#: An uploaded PDF: `format: binary` makes generators type it as a file, not text.
-PDF_FILE: Doc = {"type": "string", "format": "binary", "contentMediaType": "application/pdf"}
 QUERY_AND_FIELD = " (with a multipart body, a field of the same name must agree)"
 
 SUBMIT: Doc = {
@@ -381,16 +389,7 @@ SUBMIT: Doc = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": PDF_FILE,
-                        **OPTION_PROPERTIES,
-                    },
-                }
-            },
+            "multipart/form-data": {"schema": _ref("Upload")},
             "application/pdf": {"schema": PDF_FILE},
         },
     },
