@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from folio_api.metrics import InstrumentedQueuePool
 from folio_common.database import Database
+
+from folio_api.metrics import InstrumentedQueuePool
 
 
 def test_pool_info_lines_stay_below_the_pool_log_level(settings, caplog):
