@@ -156,8 +156,8 @@ def run_into_closed_pipe(base_url: str, *args: str) -> subprocess.CompletedProce
 
 def test_a_closed_pipe_ends_quietly(client, base_url, tmp_path):
     path = tmp_path / "long.pdf"
-    path.write_bytes(make_pdf(40, lines=60))  # text well beyond a pipe's 64 KiB buffer
-    submit = client("submit", str(path), "--wait")
+    path.write_bytes(make_pdf(20, lines=60))  # ~90 KB of text: more than a pipe holds
+    submit = client("submit", str(path), "--engine", "pdfium", "--wait")
     assert submit.returncode == 0, submit.stderr
     job_id = submit.stdout.split()[0]
 
