@@ -178,3 +178,17 @@ def test_a_closed_pipe_ends_quietly(client, base_url, tmp_path):
     )
     assert shell.stdout.startswith(page_text(1)), shell.stdout
     assert "Traceback" not in shell.stderr and "BrokenPipe" not in shell.stderr, shell.stderr
+
+
+@pytest.mark.corpus
+def test_text_of_pages_with_form_feeds_splits_into_those_pages(client, corpus):
+    # PDFium reports form feeds inside pages 9 and 15 of this document (2 and 14 of them).
+    path = corpus / "GeoTopo-komprimiert.pdf"
+    submit = client("submit", str(path), "--pages", "9,15", "--engine", "pdfium", "--wait")
+    assert submit.returncode == 0, submit.stderr
+    job_id = submit.stdout.split()[0]
+    pages = json.loads(client("result", job_id).stdout)["pages"]
+    assert [p["number"] for p in pages] == [9, 15]
+    assert all("\f" in p["text"] for p in pages)  # the JSON keeps the text as extracted
+    plain = client("result", job_id, "--text").stdout
+    assert len(plain.rstrip("\n").split("\f")) == 2
