@@ -89,3 +89,30 @@ def test_query_and_field_must_agree_on_an_option(api):
     differ = api.submit(pdf, fields={"pages": "1-2"}, params={"pages": "3"})
     assert (differ.status_code, differ.json["field"]) == (422, "pages")
     assert "query string" in differ.json["detail"]
+
+
+def test_an_option_given_twice_is_422(api):
+    pdf = make_pdf(1)
+    raw = api.submit_raw(pdf, {"pages": ["1", "2"]})
+    assert (raw.status_code, raw.json["field"]) == (422, "pages")
+    query = api.submit(pdf, params={"engine": ["pdfium", "pdfminer"]})
+    assert (query.status_code, query.json["field"]) == (422, "engine")
+    boundary = "twice"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="pages"\r\n\r\n1\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="pages"\r\n\r\n2\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    twice = api.request(
+        "POST",
+        "/api/v1/jobs",
+        body=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert (twice.status_code, twice.json["field"]) == (422, "pages")
+    assert api.count("jobs") == 0

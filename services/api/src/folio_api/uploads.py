@@ -205,9 +205,11 @@ def query_fields(req: falcon.Request) -> dict[str, str]:
     Both upload forms read them: generated clients offer the query options with a
     multipart body too, and an option silently dropped would extract the wrong pages.
     """
-    for name in req.params:
+    for name, value in req.params.items():
         if name not in QUERY_FIELDS:
             raise validation_error(name, f"unknown parameter; expected {', '.join(QUERY_FIELDS)}")
+        if isinstance(value, list):  # given twice: which one was meant?
+            raise validation_error(name, f"give {name} once")
     return {name: req.get_param(name) or "" for name in QUERY_FIELDS if name in req.params}
 
 
@@ -227,6 +229,7 @@ def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
     limit = settings.max_upload_bytes
     query = query_fields(req)
     fields: dict[str, str] = {}
+    repeated: set[str] = set()
     found: tuple[Any, int, str] | None = None
     filename: str | None = None
     form: MultipartForm = req.get_media()
@@ -238,6 +241,8 @@ def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
                 filename = clean_filename(part.filename)
                 found = spool(part.stream.read, limit)
             elif part.name in OPTION_FIELDS:
+                if part.name in fields:
+                    repeated.add(part.name)
                 fields[part.name] = part.get_text() or ""
             else:
                 raise validation_error(
@@ -245,6 +250,9 @@ def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
                 )
         if found is None:
             raise _bad_request("the multipart body has no 'file' part")
+        if repeated:  # checked after the loop, so the part count limit comes first
+            name = min(repeated)
+            raise validation_error(name, f"send the {name} field once")
         options = parse_options(merge_fields(query, fields), settings)
     except BaseException:
         if found is not None:
