@@ -352,8 +352,8 @@ SUBMIT: Doc = {
         "Upload as `multipart/form-data` (field `file` plus option fields) or as a raw "
         "`application/pdf` body. The options may be sent as query parameters with either "
         "form; a multipart field and a query parameter naming one option must agree, and an "
-        "unknown field or parameter is 422 naming it (never ignored). The job and its file "
-        "are stored durably before the answer; it is then queued for a worker."
+        "unknown or repeated field or parameter is 422 naming it (never ignored). The job "
+        "and its file are stored durably before the answer; it is then queued for a worker."
     ),
     "parameters": [
         {
