@@ -54,3 +54,22 @@ def test_docs_page_is_self_contained(api):
     assert "openapi.json" in result.text
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", result.text)
     assert "http://" not in result.text and "https://" not in result.text
+
+
+def test_uploads_are_binary_and_options_are_in_both_forms():
+    submit = SPEC["paths"]["/api/v1/jobs"]["post"]
+    content = submit["requestBody"]["content"]
+    upload = SPEC["components"]["schemas"]["Upload"]
+    assert content["multipart/form-data"]["schema"] == {"$ref": "#/components/schemas/Upload"}
+    for schema in (upload["properties"]["file"], content["application/pdf"]["schema"]):
+        assert schema["format"] == "binary"  # generators then send bytes, not text
+    options = set(upload["properties"]) - {"file"}
+    query = {p["name"] for p in submit["parameters"] if p["in"] == "query"}
+    assert options <= query
+
+
+def test_result_metadata_is_typed():
+    result = SPEC["components"]["schemas"]["Result"]
+    assert result["properties"]["metadata"] == {"$ref": "#/components/schemas/Metadata"}
+    metadata = SPEC["components"]["schemas"]["Metadata"]["properties"]
+    assert {"title", "author", "producer", "created", "page_count", "encrypted"} <= set(metadata)

@@ -72,3 +72,14 @@ def test_result_of_purged_job_is_410(api):
     for path in (f"/api/v1/jobs/{job_id}/result", f"/api/v1/jobs/{job_id}/pages/1"):
         result = api.get(path)
         assert (result.status_code, result.json["code"]) == (410, "gone")
+
+
+def test_text_splits_into_pages_when_a_page_contains_form_feeds(api):
+    job_id = api.new_job()
+    texts = ["one\fstill one", "two", "\fthree\f"]
+    api.succeed(job_id, texts)
+    plain = api.get(f"/api/v1/jobs/{job_id}/result", headers={"Accept": "text/plain"}).text
+    assert plain.split("\f") == ["one\nstill one", "two", "\nthree\n"]
+    # The JSON keeps the text as extracted.
+    pages = api.get(f"/api/v1/jobs/{job_id}/result").json["pages"]
+    assert [p["text"] for p in pages] == texts

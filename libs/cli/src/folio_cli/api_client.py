@@ -132,5 +132,5 @@ def _problem(exc: urllib.error.HTTPError) -> CliError:
     if exc.code in (401, 403):
         return CliError(f"the API refused the key: {detail}", USAGE)
     if exc.code in (404, 409, 410):
-        return CliError(f"{detail}", FAILED)
-    return CliError(f"the API refused the request ({exc.code}): {detail}", USAGE)
+        return CliError(f"{detail}", FAILED, refused=True)
+    return CliError(f"the API refused the request ({exc.code}): {detail}", USAGE, refused=True)

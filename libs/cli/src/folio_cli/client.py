@@ -53,14 +53,29 @@ class Progress:
             self._stream.flush()
 
 
+def warn(message: str) -> None:
+    """A line on stderr, prefixed like ``main``'s errors (stdout is for results)."""
+    print(f"folio submit: {message}", file=sys.stderr)
+
+
+def pages_label(job: dict[str, Any]) -> str:
+    """``12 pages``, or ``3 of 12 pages`` when ``pages`` selected fewer than the PDF has."""
+    count = job.get("page_count")
+    if count is None:
+        return ""
+    selected = (job.get("progress") or {}).get("pages_total")
+    if selected is None or selected == count:
+        return f"{count} pages"
+    return f"{selected} of {count} pages"
+
+
 def print_jobs(jobs: list[dict[str, Any]], as_json: bool) -> None:
     for job in jobs:
         if as_json:
             print(json.dumps(job))
             continue
-        pages = "" if job.get("page_count") is None else f"{job['page_count']} pages"
         error = f"{job['error']['code']}: {job['error']['message']}" if job.get("error") else ""
-        fields = [job["id"], job["status"], job.get("filename") or "", pages, error]
+        fields = [job["id"], job["status"], job.get("filename") or "", pages_label(job), error]
         print("  ".join(f for f in fields if f))
 
 
@@ -71,18 +86,15 @@ def exit_code(jobs: list[dict[str, Any]]) -> int:
 def wait_for(
     client: ApiClient, jobs: list[dict[str, Any]], progress: Progress, timeout_s: float
 ) -> list[dict[str, Any]]:
-    """Poll until every job is terminal (or ``timeout_s`` passes: CliError FAILED)."""
+    """Poll until every job is terminal or ``timeout_s`` passes; the jobs as last seen."""
     deadline = time.monotonic() + timeout_s
     jobs = list(jobs)
     try:
         while True:
             progress.show(jobs)
             pending = [i for i, j in enumerate(jobs) if j["status"] not in TERMINAL]
-            if not pending:
+            if not pending or time.monotonic() >= deadline:
                 return jobs
-            if time.monotonic() >= deadline:
-                still = ", ".join(f"{jobs[i]['id']} ({jobs[i]['status']})" for i in pending)
-                raise CliError(f"not finished after {timeout_s:g}s: {still}", FAILED)
             wait_s = POLL_WAIT_S if len(pending) == 1 else 0
             for i in pending:
                 jobs[i] = client.job(jobs[i]["id"], wait_s=wait_s)
@@ -106,12 +118,55 @@ def submit(args: argparse.Namespace, client: ApiClient) -> int:
         )
         if value
     }
-    jobs = [client.submit(path, fields) for path in paths]
-    if args.wait:
-        show = sys.stderr.isatty() if args.progress is None else args.progress
+    jobs, refused = submit_each(client, paths, fields, args.json, print_at_once=not args.wait)
+    code = FAILED if refused else OK
+    if not args.wait:
+        return code
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    try:
         jobs = wait_for(client, jobs, Progress(sys.stderr, show), args.timeout)
+    except CliError:
+        print_jobs(jobs, args.json)  # the API went away: the ids must not be lost
+        raise
     print_jobs(jobs, args.json)
-    return exit_code(jobs) if args.wait else OK
+    unfinished = [j["id"] for j in jobs if j["status"] not in TERMINAL]
+    if unfinished:
+        warn(f"not finished after {args.timeout:g}s: {', '.join(unfinished)}")
+        return FAILED
+    return max(code, exit_code(jobs))
+
+
+def submit_each(
+    client: ApiClient,
+    paths: list[Path],
+    fields: dict[str, str],
+    as_json: bool,
+    *,
+    print_at_once: bool,
+) -> tuple[list[dict[str, Any]], int]:
+    """Submit every file, going on past one the API refuses: (accepted jobs, refused count).
+
+    A refusal of the whole request (no key, API unreachable) stops the batch, after the
+    jobs already accepted are printed: their ids must not be lost.
+    """
+    jobs: list[dict[str, Any]] = []
+    refused = 0
+    for path in paths:
+        try:
+            job = client.submit(path, fields)
+        except CliError as exc:
+            if not exc.refused:
+                if not print_at_once:
+                    print_jobs(jobs, as_json)
+                raise
+            warn(f"{path}: {exc}")
+            refused += 1
+            continue
+        jobs.append(job)
+        if print_at_once:
+            print_jobs([job], as_json)
+            sys.stdout.flush()  # a script reading the ids sees each one as it is accepted
+    return jobs, refused
 
 
 def status(args: argparse.Namespace, client: ApiClient) -> int:

@@ -12,9 +12,21 @@ USAGE = 2
 UNREACHABLE = 3
 
 
-class CliError(Exception):
-    """Stop the command: print ``message`` on stderr and exit with ``code``."""
+#: stdout was closed early (``folio result ID | head -1``): 128 + SIGPIPE, as a shell
+#: tool killed by the signal reports.
+CLOSED_PIPE = 141
 
-    def __init__(self, message: str, code: int) -> None:
+
+class CliError(Exception):
+    """Stop the command: print ``message`` on stderr and exit with ``code``.
+
+    Parameters:
+      refused: the API answered and refused this request alone (a 4xx other than the
+        key's 401/403: not a PDF, too large, a bad option…): a batch goes on with its
+        other files.
+    """
+
+    def __init__(self, message: str, code: int, *, refused: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.refused = refused

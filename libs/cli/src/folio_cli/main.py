@@ -1,7 +1,7 @@
 """folio: submit PDFs and read results (over HTTP), or operate a deployment.
 
-Exit codes: 0 ok; 1 a job failed or a check found a problem; 2 usage or configuration;
-3 the API, the database or Redis is unreachable.
+Exit codes: 0 ok; 1 a job failed, a file was refused or a check found a problem; 2 usage
+or configuration; 3 the API, the database or Redis is unreachable; 141 stdout was closed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from folio_common.settings import ENGINES, Settings, SettingsError
 
 from . import __version__, client
 from .api_client import ApiClient
-from .exits import USAGE, CliError
+from .exits import CLOSED_PIPE, USAGE, CliError
 
 #: Where the client commands look for the API when neither flag nor variable says.
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -27,7 +27,7 @@ _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 EPILOG = (
     "Client commands use --api-url/--api-key or FOLIO_API_URL/FOLIO_API_KEY; operator "
     "commands use DATABASE_URL and REDIS_URL like the services. Exit codes: 0 ok, 1 job "
-    "failed or check failed, 2 usage or configuration, 3 unreachable."
+    "failed, file refused or check failed, 2 usage or configuration, 3 unreachable."
 )
 
 
@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser("result", parents=[http], help="a succeeded job's result")
     cmd.add_argument("id", help="job id")
-    cmd.add_argument("--text", action="store_true", help="plain text, pages split by form feeds")
+    cmd.add_argument(
+        "--text",
+        action="store_true",
+        help="plain text: pages separated by form feeds (none within a page)",
+    )
     cmd.set_defaults(run=client.result, kind="client")
 
     cmd = commands.add_parser("jobs", parents=[http, as_json], help="your recent jobs")
@@ -151,6 +155,22 @@ def _api_client(args: argparse.Namespace) -> ApiClient:
     return ApiClient(url, key)
 
 
+def _run(args: argparse.Namespace) -> int:
+    if args.kind == "client":
+        return int(args.run(args, _api_client(args)))
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise CliError(str(exc), USAGE) from None
+    # Library log lines (warnings only) go to stderr, keeping stdout for results.
+    start_process("cli", settings, quiet=True)
+    # Imported here: client commands need neither the database nor Redis libraries.
+    from . import admin
+
+    run: Callable[..., int] = getattr(admin, args.run)
+    return run(args, settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -159,24 +179,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "requeue" and args.failed and args.since is None:
         parser.error("requeue: --failed needs --since DURATION (e.g. --since 1h)")
     try:
-        if args.kind == "client":
-            return int(args.run(args, _api_client(args)))
-        try:
-            settings = Settings.from_env()
-        except SettingsError as exc:
-            raise CliError(str(exc), USAGE) from None
-        # Library log lines (warnings only) go to stderr, keeping stdout for results.
-        start_process("cli", settings, quiet=True)
-        # Imported here: client commands need neither the database nor Redis libraries.
-        from . import admin
-
-        run: Callable[..., int] = getattr(admin, args.run)
-        return run(args, settings)
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except CliError as exc:
         print(f"folio {args.command}: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``folio result ID | head -1``): nothing to say, and the
+        # interpreter's last flush of stdout must not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return CLOSED_PIPE
 
 
 if __name__ == "__main__":

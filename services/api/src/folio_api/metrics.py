@@ -125,6 +125,11 @@ class InstrumentedQueuePool(QueuePool):
     where the pool's state changes, so the gauges are exact without polling.
     """
 
+    #: SQLAlchemy names a pool's logger after its class's module; without this, this
+    #: subclass would log under ``folio_api.metrics`` at info, escaping the level that
+    #: logging sets for ``sqlalchemy.pool``.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.QueuePool"
+
     def _do_get(self) -> ConnectionPoolEntry:
         started = time.perf_counter()
         try:

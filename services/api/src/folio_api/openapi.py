@@ -119,6 +119,19 @@ OPTION_PROPERTIES: Doc = {
     },
 }
 
+#: An uploaded PDF: `format: binary` makes generators type it as a file, not text.
+PDF_FILE: Doc = {"type": "string", "format": "binary", "contentMediaType": "application/pdf"}
+
+#: The document information fields of :data:`SCHEMAS` ``Metadata`` that are free text.
+METADATA_TEXT = {
+    "title": "the document's title",
+    "author": "its author",
+    "subject": "its subject",
+    "keywords": "its keywords",
+    "creator": "the application that made the original",
+    "producer": "the application that made the PDF",
+}
+
 SCHEMAS: Doc = {
     "Job": {
         "type": "object",
@@ -183,6 +196,13 @@ SCHEMAS: Doc = {
             ),
         },
     },
+    "Upload": {
+        "type": "object",
+        "description": "A multipart upload: the PDF and its options (another field is 422)",
+        "required": ["file"],
+        "properties": {"file": PDF_FILE, **OPTION_PROPERTIES},
+        "additionalProperties": False,
+    },
     "Page": {
         "type": "object",
         "required": ["number", "text", "chars"],
@@ -197,16 +217,32 @@ SCHEMAS: Doc = {
         "required": ["job_id", "metadata", "pages"],
         "properties": {
             "job_id": {"type": "string", "format": "uuid"},
-            "metadata": {
-                "type": "object",
-                "description": (
-                    "Document metadata: title, author, producer, creator, created, modified, "
-                    "page_count, encrypted, pdf_version, text_extraction_allowed, …"
-                ),
-                "additionalProperties": True,
-            },
+            "metadata": _ref("Metadata"),
             "pages": {"type": "array", "items": _ref("Page")},
         },
+    },
+    "Metadata": {
+        "type": "object",
+        "description": (
+            "What the PDF says of itself. Every member may be absent (a result made by an "
+            "older worker) or null (the PDF does not say); more members may be added."
+        ),
+        "properties": {
+            **{
+                name: _nullable({"type": "string", "description": description})
+                for name, description in METADATA_TEXT.items()
+            },
+            "created": _nullable({"type": "string", "description": "creation date (ISO 8601)"}),
+            "modified": _nullable({"type": "string", "description": "last change (ISO 8601)"}),
+            "pdf_version": _nullable({"type": "string", "examples": ["1.7"]}),
+            "page_count": _nullable({"type": "integer", "description": "pages in the PDF"}),
+            "encrypted": _nullable({"type": "boolean"}),
+            "text_extraction_allowed": _nullable(
+                {"type": "boolean", "description": "the PDF's permissions (text is extracted)"}
+            ),
+            "linearized": _nullable({"type": "boolean", "description": "fast web view"}),
+        },
+        "additionalProperties": True,
     },
     "Problem": {
         "type": "object",
@@ -307,13 +343,17 @@ RESULT_PROBLEMS: Doc = {
     "410": _problem("The result was deleted (`gone`): retention passed, or DELETE"),
 }
 
+QUERY_AND_FIELD = " (with a multipart body, a field of the same name must agree)"
+
 SUBMIT: Doc = {
     "operationId": "createJob",
     "summary": "Submit a PDF",
     "description": (
         "Upload as `multipart/form-data` (field `file` plus option fields) or as a raw "
-        "`application/pdf` body with the options as query parameters. The job and its file "
-        "are stored durably before the answer; it is then queued for a worker."
+        "`application/pdf` body. The options may be sent as query parameters with either "
+        "form; a multipart field and a query parameter naming one option must agree, and an "
+        "unknown or repeated field or parameter is 422 naming it (never ignored). The job "
+        "and its file are stored durably before the answer; it is then queued for a worker."
     ),
     "parameters": [
         {
@@ -333,31 +373,24 @@ SUBMIT: Doc = {
                 "name": name,
                 "in": "query",
                 "required": False,
-                "description": f"raw body only: {schema['description']}",
+                "description": f"either upload form: {schema['description']}"
+                + (QUERY_AND_FIELD if name in OPTION_PROPERTIES else ""),
                 "schema": {k: v for k, v in schema.items() if k != "description"},
             }
             for name, schema in {
                 **OPTION_PROPERTIES,
-                "filename": {"type": "string", "description": "the file's name, echoed back"},
+                "filename": {
+                    "type": "string",
+                    "description": "the file's name, echoed back (default: the file part's)",
+                },
             }.items()
         ),
     ],
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "contentMediaType": "application/pdf"},
-                        **OPTION_PROPERTIES,
-                    },
-                }
-            },
-            "application/pdf": {
-                "schema": {"type": "string", "contentMediaType": "application/pdf"}
-            },
+            "multipart/form-data": {"schema": _ref("Upload")},
+            "application/pdf": {"schema": PDF_FILE},
         },
     },
     "responses": {
@@ -445,14 +478,24 @@ DELETE_JOB: Doc = {
 GET_RESULT: Doc = {
     "operationId": "getResult",
     "summary": "The extracted text and metadata",
-    "description": "`Accept: text/plain` gives the pages' text separated by form feeds",
+    "description": (
+        "JSON by default. `Accept: text/plain` gives the pages' text joined by form feeds "
+        "(U+000C): a form feed within a page's text is sent as a line feed, so splitting "
+        "the text on form feeds gives exactly one piece per page of the result, in order "
+        "(the JSON keeps each page's text as extracted)."
+    ),
     "parameters": [JOB_ID, X_REQUEST_ID],
     "responses": {
         "200": {
             "description": "The result",
             "content": {
                 JSON: {"schema": _ref("Result")},
-                "text/plain": {"schema": {"type": "string"}},
+                "text/plain": {
+                    "schema": {
+                        "type": "string",
+                        "description": "pages joined by U+000C; none inside a page's text",
+                    }
+                },
             },
         },
         **RESULT_PROBLEMS,

@@ -49,9 +49,10 @@ MAX_FILENAME = 255
 #: Media types of a raw PDF body.
 RAW_MEDIA_TYPES = ("application/pdf", "application/octet-stream")
 
-#: The upload options, from multipart fields or (raw body) query parameters.
+#: The upload options: multipart fields, or query parameters with either upload form.
 OPTION_FIELDS = ("engine", "pages", "password", "callback_url")
-RAW_QUERY_FIELDS = (*OPTION_FIELDS, "filename")
+#: Query parameters of an upload (both forms): the options and the file's name.
+QUERY_FIELDS = (*OPTION_FIELDS, "filename")
 
 
 @dataclass(frozen=True)
@@ -196,10 +197,37 @@ def _bad_request(detail: str) -> Problem:
     return Problem(falcon.HTTP_400, VALIDATION_ERROR, detail)
 
 
+def query_fields(req: falcon.Request) -> dict[str, str]:
+    """The upload's query parameters; one the API does not know is 422, never ignored.
+
+    Both upload forms read them: generated clients offer the query options with a
+    multipart body too, and an option silently dropped would extract the wrong pages.
+    """
+    for name, value in req.params.items():
+        if name not in QUERY_FIELDS:
+            raise validation_error(name, f"unknown parameter; expected {', '.join(QUERY_FIELDS)}")
+        if isinstance(value, list):  # given twice: which one was meant?
+            raise validation_error(name, f"give {name} once")
+    return {name: req.get_param(name) or "" for name in QUERY_FIELDS if name in req.params}
+
+
+def merge_fields(query: Mapping[str, str], form: Mapping[str, str]) -> dict[str, str]:
+    """Options from the query and the multipart fields; both naming one differently is 422."""
+    for name in query.keys() & form.keys():
+        if query[name] != form[name]:
+            raise validation_error(
+                name, f"{name} differs between the query string and the multipart field"
+            )
+    return {**query, **form}
+
+
 def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
-    """A ``multipart/form-data`` upload: field ``file`` plus option fields, in any order."""
+    """A ``multipart/form-data`` upload: field ``file`` plus option fields, in any order,
+    with options (and ``filename``) also accepted as query parameters."""
     limit = settings.max_upload_bytes
+    query = query_fields(req)
     fields: dict[str, str] = {}
+    repeated: set[str] = set()
     found: tuple[Any, int, str] | None = None
     filename: str | None = None
     form: MultipartForm = req.get_media()
@@ -211,6 +239,8 @@ def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
                 filename = clean_filename(part.filename)
                 found = spool(part.stream.read, limit)
             elif part.name in OPTION_FIELDS:
+                if part.name in fields:
+                    repeated.add(part.name)
                 fields[part.name] = part.get_text() or ""
             else:
                 raise validation_error(
@@ -218,30 +248,30 @@ def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
                 )
         if found is None:
             raise _bad_request("the multipart body has no 'file' part")
-        options = parse_options(fields, settings)
+        if repeated:  # checked after the loop, so the part count limit comes first
+            name = min(repeated)
+            raise validation_error(name, f"send the {name} field once")
+        options = parse_options(merge_fields(query, fields), settings)
     except BaseException:
         if found is not None:
             found[0].close()
         raise
     spooled, size, sha256 = found
+    if "filename" in query:
+        filename = clean_filename(query["filename"])
     return Upload(spooled, size, sha256, filename, options)
 
 
 def read_raw(req: falcon.Request, settings: Settings) -> Upload:
     """A raw ``application/pdf`` body; options and ``filename`` as query parameters."""
-    for name in req.params:
-        if name not in RAW_QUERY_FIELDS:
-            raise validation_error(
-                name, f"unknown parameter; expected {', '.join(RAW_QUERY_FIELDS)}"
-            )
-    fields = {name: req.get_param(name) or "" for name in OPTION_FIELDS}
+    fields = query_fields(req)
     options = parse_options(fields, settings)
     spooled, size, sha256 = spool(req.bounded_stream.read, settings.max_upload_bytes)
     if req.content_length is not None and size != req.content_length:
         # The client closed its side early: a truncated upload is not the client's file.
         spooled.close()
         raise _bad_request(f"the body ended after {size} of {req.content_length} bytes")
-    return Upload(spooled, size, sha256, clean_filename(req.get_param("filename")), options)
+    return Upload(spooled, size, sha256, clean_filename(fields.get("filename")), options)
 
 
 def read_upload(req: falcon.Request, settings: Settings) -> Upload:

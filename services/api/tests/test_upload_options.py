@@ -1,0 +1,118 @@
+"""Every upload option is honoured, or refused with a 422 naming it, in both upload forms.
+
+Generated clients offer the query options alongside a multipart body, so an option sent in
+the query string of a multipart upload must count exactly as the same multipart field.
+"""
+
+from __future__ import annotations
+
+import pytest
+from testsupport.pdfs import make_pdf
+
+from folio_api.uploads import OPTION_FIELDS
+
+#: Per option: a valid value, what the API then shows (None: nothing to show, e.g. the
+#: password), and an invalid value.
+OPTIONS = {
+    "engine": ("pdfium", "pdfium", "tesseract"),
+    "pages": ("2-3", "2-3", "0-3"),
+    "password": ("s3cret", None, "bad\x00password"),
+    "callback_url": ("https://example.com/hook", "https://example.com/hook", "ftp://x/y"),
+}
+#: The three ways an option can arrive.
+FORMS = ("multipart field", "multipart query", "raw query")
+
+
+def upload(api, form: str, options: dict[str, str]):
+    pdf = make_pdf(3)
+    if form == "multipart field":
+        return api.submit(pdf, fields=options)
+    if form == "multipart query":
+        return api.submit(pdf, params=options)
+    return api.submit_raw(pdf, options)
+
+
+def test_the_cases_cover_every_option(api):
+    assert set(OPTIONS) == set(OPTION_FIELDS)
+    assert api.settings.default_engine != OPTIONS["engine"][0]  # else honouring is unseen
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_a_valid_option_is_honoured(api, form, name):
+    value, shown, _ = OPTIONS[name]
+    result = upload(api, form, {name: value})
+    assert result.status_code == 202, result.text
+    job = api.job(result.json["id"])
+    if name == "password":
+        assert job.options.password == value  # for the worker, never shown
+        assert value not in result.text
+    else:
+        assert result.json[name] == shown
+    if name == "pages":
+        assert job.options.pages == value
+    if name == "engine":
+        assert job.engine == value
+    if name == "callback_url":
+        assert job.callback_url == value
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_an_invalid_option_is_422_naming_it(api, form, name):
+    _, _, bad = OPTIONS[name]
+    result = upload(api, form, {name: bad})
+    assert result.status_code == 422, result.text
+    assert (result.json["code"], result.json["field"]) == ("validation_error", name)
+    assert api.count("jobs") == 0
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_an_unknown_option_is_422_naming_it(api, form):
+    result = upload(api, form, {"colour": "blue"})
+    assert (result.status_code, result.json["field"]) == (422, "colour")
+    assert api.count("jobs") == 0
+
+
+@pytest.mark.parametrize("form", ["multipart query", "raw query"])
+def test_filename_in_the_query_names_the_file(api, form):
+    result = upload(api, form, {"filename": "dir/named.pdf"})
+    assert result.status_code == 202, result.text
+    assert result.json["filename"] == "named.pdf"
+
+
+def test_query_and_field_must_agree_on_an_option(api):
+    pdf = make_pdf(3)
+    same = api.submit(pdf, fields={"pages": "1-2"}, params={"pages": "1-2", "engine": "pdfium"})
+    assert same.status_code == 202, same.text
+    assert (same.json["pages"], same.json["engine"]) == ("1-2", "pdfium")
+    differ = api.submit(pdf, fields={"pages": "1-2"}, params={"pages": "3"})
+    assert (differ.status_code, differ.json["field"]) == (422, "pages")
+    assert "query string" in differ.json["detail"]
+
+
+def test_an_option_given_twice_is_422(api):
+    pdf = make_pdf(1)
+    raw = api.submit_raw(pdf, {"pages": ["1", "2"]})
+    assert (raw.status_code, raw.json["field"]) == (422, "pages")
+    query = api.submit(pdf, params={"engine": ["pdfium", "pdfminer"]})
+    assert (query.status_code, query.json["field"]) == (422, "engine")
+    boundary = "twice"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="pages"\r\n\r\n1\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="pages"\r\n\r\n2\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    twice = api.request(
+        "POST",
+        "/api/v1/jobs",
+        body=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert (twice.status_code, twice.json["field"]) == (422, "pages")
+    assert api.count("jobs") == 0
