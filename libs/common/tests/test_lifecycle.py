@@ -387,3 +387,25 @@ def test_a_reset_job_starts_over(db: Database, settings: Settings) -> None:
     assert reset.value is not None and len(reset.effects) == 1
     again = get(db, job.id)
     assert (again.status, again.attempts, again.error_code) == (JobStatus.QUEUED, 0, None)
+
+
+# -- the architecture document's diagram ------------------------------------------------------
+
+
+def _edges_in_the_code() -> set[tuple[str, str, str]]:
+    edges = set()
+    for transition, rule in RULES.items():
+        for source in rule.sources:
+            start = "[*]" if source is None else source.value
+            end = (rule.target or source or JobStatus.QUEUED).value
+            edges.add((start, end, transition.value))
+    return edges
+
+
+def test_the_architecture_diagram_draws_exactly_the_transition_table() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    block = doc.split("<!-- lifecycle-diagram", 1)[1].split("<!-- /lifecycle-diagram -->")[0]
+    drawn = set(re.findall(r"^\s*(\[\*\]|\w+) --> (\w+) : (\w+)\s*$", block, re.M))
+    expected = _edges_in_the_code()
+    lines = "\n".join(f"    {a} --> {b} : {t}" for a, b, t in sorted(expected))
+    assert drawn == expected, f"redraw docs/architecture.md's diagram:\n{lines}"
