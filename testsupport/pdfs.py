@@ -43,3 +43,38 @@ def make_pdf(
     encryption = pikepdf.Encryption(user=password, owner=password + "-owner") if password else False
     pdf.save(out, encryption=encryption)
     return out.getvalue()
+
+
+def make_endless_pdf(depth: int = 60, leaf_ops: int = 20_000) -> bytes:
+    """A one-page PDF whose pdfminer extraction cannot finish on any machine, in flat memory.
+
+    Form XObject ``L{k}`` draws ``L{k-1}`` twice (a DAG, not a cycle, so no recursion check
+    stops it); ``L0`` is ``leaf_ops`` save/restore pairs, which leave nothing behind. The page
+    draws ``L{depth}``: 2**depth leaves, each ``leaf_ops`` operators of work for the extractor,
+    and one layout object per form drawn (memory grows ~10,000x slower than the work).
+    PDFium keeps what it parses instead: with ``pdfium`` it ends in ``memory_limit``.
+    """
+    pdf = pikepdf.new()
+    bbox = [0, 0, 612, 792]
+    form = pdf.make_stream(b"q Q " * leaf_ops, Type=pikepdf.Name.XObject,
+                           Subtype=pikepdf.Name.Form, BBox=bbox)  # fmt: skip
+    for _ in range(depth):
+        form = pdf.make_stream(
+            b"/L Do /L Do",
+            Type=pikepdf.Name.XObject,
+            Subtype=pikepdf.Name.Form,
+            BBox=bbox,
+            Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(L=form)),
+        )
+    page = pikepdf.Page(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Page,
+            MediaBox=bbox,
+            Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(L=form)),
+            Contents=pdf.make_stream(b"/L Do"),
+        )
+    )
+    pdf.pages.append(page)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
