@@ -16,10 +16,21 @@ FILLER = "the quick brown fox jumps over the lazy dog while Folio reads every wo
 
 
 def make_pdf(
-    pages: int = 1, *, password: str | None = None, title: str = "Folio test", lines: int = 1
+    pages: int = 1,
+    *,
+    password: str | None = None,
+    title: str = "Folio test",
+    lines: int = 1,
+    restricted: bool = False,
+    form: bool = False,
 ) -> bytes:
     """A valid PDF with ``pages`` pages, each showing :func:`page_text` first; optionally
-    ``lines - 1`` more lines of filler (dense pages make pdfminer slow enough to watch)."""
+    ``lines - 1`` more lines of filler (dense pages make pdfminer slow enough to watch).
+
+    ``restricted``: encrypted with an owner password only, its permissions forbidding text
+    extraction (opens without a password, as many published PDFs do). ``form``: a text
+    field on every page, in one AcroForm (what pikepdf warns about when pages are copied).
+    """
     pdf = pikepdf.new()
     font = pdf.make_indirect(
         pikepdf.Dictionary(
@@ -38,11 +49,37 @@ def make_pdf(
             )
         )
         pdf.pages.append(page)
+    if form:
+        _add_form_fields(pdf)
     pdf.docinfo["/Title"] = title
     out = io.BytesIO()
-    encryption = pikepdf.Encryption(user=password, owner=password + "-owner") if password else False
+    encryption: pikepdf.Encryption | bool = False
+    if password:
+        encryption = pikepdf.Encryption(user=password, owner=password + "-owner")
+    elif restricted:
+        no_extraction = pikepdf.Permissions(extract=False, accessibility=False)
+        encryption = pikepdf.Encryption(user="", owner="folio-owner", allow=no_extraction)
     pdf.save(out, encryption=encryption)
     return out.getvalue()
+
+
+def _add_form_fields(pdf: pikepdf.Pdf) -> None:
+    fields = []
+    for n, page in enumerate(pdf.pages, start=1):
+        widget = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Annot,
+                Subtype=pikepdf.Name.Widget,
+                FT=pikepdf.Name.Tx,
+                T=pikepdf.String(f"field{n}"),
+                V=pikepdf.String(f"value {n}"),
+                Rect=[36, 700, 236, 720],
+                P=page.obj,
+            )
+        )
+        page.obj.Annots = pdf.make_indirect(pikepdf.Array([widget]))
+        fields.append(widget)
+    pdf.Root.AcroForm = pdf.make_indirect(pikepdf.Dictionary(Fields=pikepdf.Array(fields)))
 
 
 def make_endless_pdf(depth: int = 60, leaf_ops: int = 20_000) -> bytes:
