@@ -21,6 +21,8 @@ from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
 from testsupport.procs import Service, children, free_port, wait_until
 
+pytestmark = pytest.mark.slow  # real worker processes, killed and restarted
+
 #: Dense pages: pdfminer needs ~25 ms each, so a 200-page job runs for seconds.
 DENSE_LINES = 20
 

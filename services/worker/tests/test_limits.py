@@ -9,12 +9,15 @@ import zlib
 from collections.abc import Callable
 
 import pikepdf
+import pytest
 from folio_common import jobs
 from folio_common.database import Database
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.pdfs import make_endless_pdf, make_pdf
 from testsupport.procs import Service
+
+pytestmark = pytest.mark.slow  # a real worker process per test
 
 
 def deflate_bomb(megabytes: int) -> bytes:

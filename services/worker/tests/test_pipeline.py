@@ -18,6 +18,8 @@ from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
 from testsupport.procs import BIN, Service, wait_until
 
+pytestmark = pytest.mark.slow  # a real worker process
+
 
 @pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
 def test_small_job_succeeds_with_each_page_text(

@@ -20,7 +20,7 @@ from typing import Any
 import pikepdf
 import pytest
 from folio_common.errors import ErrorCode, JobError
-from folio_common.logs import make_formatter
+from folio_common.logs import clear_contextvars, make_formatter
 from testsupport.pdfs import make_pdf, page_text
 from testsupport.sandbox_tasks import ContextTask, FailTask, RaiseTask, WarnTask
 
@@ -99,6 +99,7 @@ def test_a_dead_child_is_mapped_to_its_code(exitcode: int | None, code: ErrorCod
 
 
 def test_the_jobs_log_context_is_bound_while_the_task_runs() -> None:
+    clear_contextvars()  # as in a fresh sandbox child: nothing bound but what is sent
     assert run(ContextTask(), CONTEXT) == CONTEXT
     assert run(ContextTask()) == {}  # and unbound afterwards
 
