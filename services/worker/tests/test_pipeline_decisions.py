@@ -21,13 +21,14 @@ from folio_common.errors import ErrorCode
 from folio_common.lifecycle import end_job
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
+from sqlalchemy import text
+from testsupport import jobs as tj
+from testsupport.pdfs import make_pdf, page_text
+
 from folio_worker import pipeline
 from folio_worker.extraction import inspect
 from folio_worker.runtime import Runtime
 from folio_worker.sandbox import SandboxPool
-from sqlalchemy import text
-from testsupport import jobs as tj
-from testsupport.pdfs import make_pdf, page_text
 
 
 @pytest.fixture
