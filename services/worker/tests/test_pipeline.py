@@ -157,6 +157,23 @@ def test_cancelled_job_stops_at_the_next_boundary(
     assert tj.wait_terminal(db, tj.submit(settings, db, make_pdf(1))).status == jobs.SUCCEEDED
 
 
+def test_normal_documents_log_no_warning_and_each_line_names_its_job(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    """A permission-restricted document, and one with form fields split into parts: no
+    warning; the sandbox's own line about the permissions carries the job's ids."""
+    start = len(worker.log_text())
+    restricted = tj.submit(settings, db, make_pdf(3, restricted=True))
+    split = tj.submit(settings, db, make_pdf(25, form=True))
+    for job_id in (restricted, split):
+        assert tj.wait_terminal(db, job_id).status == jobs.SUCCEEDED
+    lines = [json.loads(line) for line in worker.log_text()[start:].splitlines()]
+    assert [line for line in lines if line["level"] not in ("debug", "info")] == []
+    (permission,) = [line for line in lines if "permissions forbid" in line["message"]]
+    assert permission["level"] == "info"
+    assert (permission["job_id"], permission["request_id"]) == (restricted, f"req-{restricted[:8]}")
+
+
 def worker_lines(worker: Service, job_id: str) -> str:
     """The worker's log lines about one job."""
     return "\n".join(line for line in worker.log_text().splitlines() if job_id in line)
