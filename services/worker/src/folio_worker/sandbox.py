@@ -9,6 +9,10 @@ The worker process survives whatever the document does.
 Sandboxes come from a ``forkserver`` that has already imported pikepdf, pdfminer and
 pypdfium2: a new one starts in milliseconds, holds none of the worker's threads or
 sockets, and is recycled after ``max_tasks`` tasks (the max-tasks-per-child Dramatiq lacks).
+
+What crosses the pipe is typed: a task from :mod:`.tasks` goes in, a reply of
+:mod:`.sandbox_protocol` comes out, and :meth:`Sandbox.run` returns the task's own result
+type or raises :class:`JobError`.
 """
 
 from __future__ import annotations
