@@ -65,7 +65,7 @@ Reply = Done[Any] | Failed | Crashed
 def perform(request: Request[Any], memory_limit_mb: int) -> Reply:
     """Run a request's task (in the child) and turn its outcome into a reply."""
     with bound_contextvars(**request.context), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
+        warnings.simplefilter("always")  # every one recorded; _log_warnings dedupes
         try:
             reply: Reply = Done(request.task.run())
         except JobError as exc:
