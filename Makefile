@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate verify test lint fmt up api worker demo image image-check bench chaos audit clean
+.PHONY: help install migrate verify test test-fast lint fmt up api worker demo image image-check bench chaos audit clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ verify: install  ## compare the live schema with what the code expects
 
 test: install  ## the whole test suite against the local PostgreSQL and Redis
 	$(RUN) pytest $(PYTEST_ARGS)
+
+test-fast: install  ## the tests that start no process (under a minute): -m "not slow"
+	$(RUN) pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install  ## ruff and mypy
 	$(RUN) ruff check .

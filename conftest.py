@@ -100,7 +100,9 @@ def db(settings: Settings) -> Iterator[Database]:
     """A Database on the test database, emptied before each test."""
     database = Database.from_settings(settings, application_name="folio-test")
     with database.engine.begin() as conn:
-        conn.execute(text("TRUNCATE jobs, blobs, job_pages, job_parts, webhook_deliveries CASCADE"))
+        # DELETE, not TRUNCATE: on these few rows ~1 ms instead of ~100 ms, once per test.
+        # Pages, parts and deliveries go with their job (ON DELETE CASCADE).
+        conn.execute(text("DELETE FROM jobs; DELETE FROM blobs"))
     yield database
     database.close()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from hashlib import sha256
 from typing import Any
 
@@ -17,6 +19,7 @@ from folio_common.lifecycle import JobStatus, transitions
 from folio_common.options import JobOptions
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
+from sqlalchemy import text
 
 
 def insert(
@@ -47,8 +50,7 @@ def insert(
 
 def submit(settings: Settings, db: Database, pdf: bytes, **kwargs: Any) -> str:
     job_id = insert(db, pdf, **kwargs)
-    enqueue(settings, job_id)
-    db.transaction(transitions.note_enqueued, job_id)
+    enqueue_inserted(settings, db, job_id)
     return job_id
 
 
@@ -75,6 +77,32 @@ def in_progress(db: Database, job_id: str) -> bool:
     """True once some pages are recorded and the job has not ended yet."""
     job = db.transaction(jobs.get_job, job_id)
     return job is not None and job.pages_done > 0 and not job.is_terminal
+
+
+@contextmanager
+def parts_held(db: Database, job_id: str) -> Iterator[None]:
+    """Hold a job mid-run: with our share lock on its row, a worker can claim, plan and
+    extract it, but recording a part (which locks the row for update) waits until the
+    block ends. The job is then in flight for as long as a test needs, on any machine."""
+    with db.engine.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(text("SELECT 1 FROM jobs WHERE id = :id FOR KEY SHARE"), {"id": job_id})
+        try:
+            yield
+        finally:
+            transaction.rollback()
+
+
+def planned(db: Database, job_id: str) -> bool:
+    """True once the job is processing with its parts planned."""
+    job = db.transaction(jobs.get_job, job_id)
+    return job is not None and job.parts_total is not None and not job.is_terminal
+
+
+def enqueue_inserted(settings: Settings, db: Database, job_id: str) -> None:
+    """The second half of :func:`submit`, for a job stored with :func:`insert`."""
+    enqueue(settings, job_id)
+    db.transaction(transitions.note_enqueued, job_id)
 
 
 def end(

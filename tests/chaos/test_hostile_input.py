@@ -23,6 +23,8 @@ import requests
 
 from testsupport.cluster import Cluster, Scenario
 
+pytestmark = pytest.mark.slow  # a cluster of real API and worker processes
+
 LIMIT_CODES = {"invalid_pdf", "timeout", "memory_limit"}
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from testsupport.cluster import every
+
+pytestmark = pytest.mark.slow  # a cluster of real API and worker processes
 
 #: Jobs per scenario.
 JOBS = 160

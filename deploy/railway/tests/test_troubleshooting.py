@@ -83,6 +83,7 @@ def run_migrate(environ: dict[str, str], *args: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow  # runs folio-migrate in a subprocess
 def test_missing_variable_exits_2_naming_it() -> None:
     result = run_migrate(
         {
@@ -96,12 +97,14 @@ def test_missing_variable_exits_2_naming_it() -> None:
     assert_quoted(quoted("missing-variable"), json_lines(result.stdout))
 
 
+@pytest.mark.slow  # runs folio-migrate in a subprocess
 def test_bad_value_exits_2_naming_the_variable_and_problem() -> None:
     result = run_migrate({"DB_POOL_SIZE": "abc"}, "apply")
     assert result.returncode == 2
     assert_quoted(quoted("bad-value"), json_lines(result.stdout))
 
 
+@pytest.mark.slow  # runs folio-migrate in a subprocess
 def test_unreachable_database_gives_up_after_the_wait_with_exit_1() -> None:
     result = run_migrate(
         {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/folio"}, "apply", "--wait-s", "2"
@@ -110,6 +113,7 @@ def test_unreachable_database_gives_up_after_the_wait_with_exit_1() -> None:
     assert_quoted(quoted("database-unreachable"), json_lines(result.stdout))
 
 
+@pytest.mark.slow  # waits out the client's and the probe's deadlines (~7 s)
 def test_tls_against_a_plain_redis_times_out_in_the_client_and_the_probe(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -58,6 +58,7 @@ def test_durations(raw, seconds):
     assert parse_duration(raw) == seconds
 
 
+@pytest.mark.slow  # runs the folio CLI in a subprocess
 def test_migrate_and_verify(folio, db):
     migrate = folio("migrate")
     assert migrate.returncode == 0, migrate.stderr
@@ -67,6 +68,7 @@ def test_migrate_and_verify(folio, db):
     assert "schema verified" in verify.stdout
 
 
+@pytest.mark.slow  # runs the folio CLI in a subprocess
 def test_stuck_lists_silent_jobs_and_sweep_recovers_them(folio, db, settings):
     job_id = tj.insert(db, make_pdf(1))
     stale(db, settings, job_id)
@@ -84,6 +86,7 @@ def test_stuck_lists_silent_jobs_and_sweep_recovers_them(folio, db, settings):
     assert folio("stuck").returncode == 0
 
 
+@pytest.mark.slow  # runs the folio CLI in a subprocess
 def test_requeue_resets_a_failed_job_that_still_has_its_source(folio, db, settings, redis_client):
     job_id = tj.insert(db, make_pdf(1))
     failed(db, settings, job_id, keep_source=True)
@@ -103,6 +106,7 @@ def test_requeue_resets_a_failed_job_that_still_has_its_source(folio, db, settin
     assert queue_depths(redis_client, settings)["jobs"].ready == depth + 1
 
 
+@pytest.mark.slow  # runs the folio CLI in a subprocess
 def test_requeue_refuses_jobs_whose_source_is_gone(folio, db, settings):
     kept, gone, done = (tj.insert(db, make_pdf(1)) for _ in range(3))
     failed(db, settings, kept, keep_source=True)
@@ -134,6 +138,7 @@ def test_a_bad_duration_is_a_usage_error(capsys):
     assert exit_info.value.code == 2
 
 
+@pytest.mark.slow  # runs the folio CLI in a subprocess
 def test_operator_commands_exit_3_when_the_database_is_unreachable(folio):
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/folio"
     result = folio("stuck", extra_env={"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "2"})

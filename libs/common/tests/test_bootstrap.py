@@ -9,6 +9,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test runs a fresh interpreter
+
 DB_PASSWORD = "boot-db-pw-4321"
 
 CRASH = textwrap.dedent(

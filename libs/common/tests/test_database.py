@@ -89,6 +89,7 @@ def test_sslmode_in_the_url_wins_over_db_sslmode(env: dict[str, str]) -> None:
         database.close()
 
 
+@pytest.mark.slow  # forks
 def test_after_fork_in_child_leaves_parent_pooled_connection_working(db: Database) -> None:
     with db.connect() as conn:
         parent_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test reads the lines of real API and worker processes
+
 DB_PASSWORD = "db-pass-1234"
 REDIS_PASSWORD = "redis-pass-5678"
 UNREGISTERED_PASSWORD = "url-only-pw-999"

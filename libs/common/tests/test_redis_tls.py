@@ -19,6 +19,8 @@ from folio_common.settings import Settings
 
 from testsupport.procs import free_port
 
+pytestmark = pytest.mark.slow  # a private TLS redis-server
+
 MARGIN_S = 1.0
 
 

@@ -130,6 +130,7 @@ def _load_in_subprocess(extra: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.slow  # runs the entry point in a subprocess
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("DB_POOL_SIZE", "abc"), ("DATABASE_URL", f"postgresql://admin:{SECRET}@h:port/db")],

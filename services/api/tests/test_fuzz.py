@@ -20,6 +20,8 @@ from schemathesis.checks import positive_data_acceptance
 
 from folio_api.openapi import document
 
+pytestmark = pytest.mark.slow  # Schemathesis sends thousands of requests
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 
@@ -49,7 +51,6 @@ _target = _AppUnderTest()
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", _target)
 
 
-@pytest.mark.slow
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,

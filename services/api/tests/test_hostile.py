@@ -55,9 +55,12 @@ def test_filenames_with_path_separators_and_control_characters(api):
 
 
 def test_raw_upload_filename_parameter_is_cleaned(api):
-    result = api.submit_raw(make_pdf(1), {"filename": "../secret\x00.pdf"})
+    result = api.submit_raw(make_pdf(1), {"filename": "../secret\t.pdf"})
     assert result.status_code == 202, result.text
     assert result.json["filename"] == "secret_.pdf"
+    # NUL cannot be stored at all: refused like in every other option.
+    result = api.submit_raw(make_pdf(1), {"filename": "secret\x00.pdf"})
+    assert (result.status_code, result.json["field"]) == (422, "filename")
 
 
 def test_option_fields_with_sql_and_shell_metacharacters(api):

@@ -22,6 +22,8 @@ from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
 from testsupport.procs import Service, children, free_port, wait_until
 
+pytestmark = pytest.mark.slow  # real worker processes, killed and restarted
+
 #: Dense pages: pdfminer needs ~25 ms each, so a 200-page job runs for seconds.
 DENSE_LINES = 20
 
@@ -41,13 +43,15 @@ def test_sigkill_of_a_worker_process_mid_job_loses_nothing(
     settings: Settings, db: Database, worker_env: dict[str, str], workers: Callable[..., Service]
 ) -> None:
     first = workers(worker_env)
-    job_id = tj.submit(settings, db, make_pdf(200, lines=DENSE_LINES))
-    wait_until(lambda: tj.in_progress(db, job_id), timeout=60, interval=0.05)
-    (process,) = children(first.proc.pid)  # the Dramatiq worker process (1 per test worker)
-    subprocess.run(["kill", "-9", str(process)], check=True)
-    # Dramatiq's master does not respawn a dead worker process: it exits non-zero so the
-    # platform restarts the container.
-    assert first.proc.wait(30) != 0
+    job_id = tj.insert(db, make_pdf(200))
+    with tj.parts_held(db, job_id):  # in flight until the kill, on any machine
+        tj.enqueue_inserted(settings, db, job_id)
+        wait_until(lambda: tj.planned(db, job_id), timeout=60, interval=0.05)
+        (process,) = children(first.proc.pid)  # the Dramatiq worker process (1 per test worker)
+        subprocess.run(["kill", "-9", str(process)], check=True)
+        # Dramatiq's master does not respawn a dead worker process: it exits non-zero so the
+        # platform restarts the container.
+        assert first.proc.wait(30) != 0
     assert "exited unexpectedly" in first.log_text()
     workers(worker_env)
     assert_complete(db, job_id, 200)
@@ -57,9 +61,11 @@ def test_sigterm_during_a_job_finishes_it_after_the_redeploy(
     settings: Settings, db: Database, worker_env: dict[str, str], workers: Callable[..., Service]
 ) -> None:
     first = workers({**worker_env, "WORKER_SHUTDOWN_TIMEOUT_S": "2"})
-    job_id = tj.submit(settings, db, make_pdf(200, lines=DENSE_LINES))
-    wait_until(lambda: tj.in_progress(db, job_id), timeout=60, interval=0.05)
-    first.signal(signal.SIGTERM)
+    job_id = tj.insert(db, make_pdf(200))
+    with tj.parts_held(db, job_id):  # in flight when the signal lands, on any machine
+        tj.enqueue_inserted(settings, db, job_id)
+        wait_until(lambda: tj.planned(db, job_id), timeout=60, interval=0.05)
+        first.signal(signal.SIGTERM)
     assert first.proc.wait(30) == 0  # a clean stop, like a Railway redeploy
     workers(worker_env)
     assert_complete(db, job_id, 200)

@@ -88,6 +88,7 @@ def verify(headers: dict[str, str], body: bytes) -> bool:
     return hmac.compare_digest(headers["webhook-signature"], f"v1,{expected}")
 
 
+@pytest.mark.slow  # a real worker process
 def test_webhook_is_signed_and_retried_after_a_500(
     settings: Settings,
     db: Database,
@@ -113,6 +114,7 @@ def test_webhook_is_signed_and_retried_after_a_500(
     ]
 
 
+@pytest.mark.slow  # a real worker process
 def test_webhook_to_a_private_address_is_refused_by_default(
     settings: Settings,
     db: Database,

@@ -32,6 +32,10 @@ LAYOUT: dict[str, Any] = {
 }
 
 
+#: One page's text, labelled with its 1-based number in the original document.
+PageText = tuple[int, str]
+
+
 @dataclass
 class PartPlan:
     pages: list[int]  # 1-based page numbers in the original document
@@ -44,7 +48,7 @@ class Plan:
     metadata: dict[str, Any]
     parts: list[PartPlan] = field(default_factory=list)
     #: The text of a one-part document, extracted in the same sandbox call.
-    texts: list[tuple[int, str]] | None = None
+    texts: list[PageText] | None = None
 
 
 def open_pdf(path: str, password: str | None) -> pikepdf.Pdf:
@@ -147,7 +151,8 @@ def inspect(
             )
         plan = Plan(page_count=page_count, metadata=describe(pdf))
         if not plan.metadata["text_extraction_allowed"]:
-            log.warning("the PDF's permissions forbid text extraction; extracting anyway")
+            # Normal for many published PDFs, and the text is the user's: a fact, not a fault.
+            log.info("the PDF's permissions forbid text extraction; extracting anyway")
         if len(selected) <= part_pages:
             plan.parts.append(PartPlan(selected, None))
             if engine is not None:
@@ -159,7 +164,11 @@ def inspect(
         for part_no, start in enumerate(range(0, len(selected), part_pages)):
             chunk = selected[start : start + part_pages]
             part = pikepdf.new()
-            part.pages.extend(pdf.pages[n - 1] for n in chunk)
+            # Without form widgets, layers and outlines (no engine reads them): pages.extend
+            # would keep widgets cut off from their form, and pikepdf warns about it.
+            part.add_pages_from(
+                pdf, [n - 1 for n in chunk], forms="strip", layers="ignore", outlines="ignore"
+            )
             part_path = str(Path(out_dir) / f"part-{part_no:05d}.pdf")
             part.save(part_path)
             part.close()
@@ -169,7 +178,7 @@ def inspect(
 
 def extract(
     path: str, *, engine: str, password: str | None, pages: Sequence[int], indexes: Sequence[int]
-) -> list[tuple[int, str]]:
+) -> list[PageText]:
     """Text of the pages at 0-based ``indexes`` of ``path``, labelled with ``pages``."""
     run = _ENGINES[engine]
     texts = run(path, password, list(indexes))

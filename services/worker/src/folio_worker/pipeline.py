@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from .extraction import Plan
 from .runtime import Runtime
 from .sandbox import Cancelled
+from .tasks import ExtractTask, InspectTask
 
 log = get_logger("folio.worker")
 
@@ -46,16 +47,15 @@ def process_job(rt: Runtime, job_id: str) -> None:
             if job.parts_total is None:
                 download(rt, blobs.source_key(job_id), source)
                 plan = rt.sandboxes.get().run(
-                    "inspect",
-                    {
-                        "path": str(source),
-                        "password": job.options.password,
-                        "pages": job.options.pages,
-                        "max_pages": rt.settings.max_pages,
-                        "part_pages": rt.settings.part_pages,
-                        "out_dir": tmp,
-                        "engine": job.engine,
-                    },
+                    InspectTask(
+                        path=str(source),
+                        password=job.options.password,
+                        pages=job.options.pages,
+                        max_pages=rt.settings.max_pages,
+                        part_pages=rt.settings.part_pages,
+                        out_dir=tmp,
+                        engine=job.engine,
+                    ),
                     on_tick=lambda: still_running(rt, job_id, None),
                     tick_s=rt.settings.heartbeat_interval_s,
                 )
@@ -105,15 +105,14 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
     """Extract one part in the sandbox, record its pages, finish the job if it was the last."""
     split_off = part.blob_key is not None
     pages = rt.sandboxes.get().run(
-        "extract",
-        {
-            "path": str(path),
-            "engine": job.engine,
+        ExtractTask(
+            path=str(path),
+            engine=job.engine,
             # Split-off parts are saved unencrypted; only the source needs the password.
-            "password": None if split_off else job.options.password,
-            "pages": part.pages,
-            "indexes": list(range(len(part.pages))) if split_off else [n - 1 for n in part.pages],
-        },
+            password=None if split_off else job.options.password,
+            pages=tuple(part.pages),
+            indexes=tuple(range(len(part.pages)) if split_off else (n - 1 for n in part.pages)),
+        ),
         on_tick=lambda: still_running(rt, job.id, part.part_no),
         tick_s=rt.settings.heartbeat_interval_s,
     )

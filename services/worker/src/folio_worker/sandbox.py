@@ -9,6 +9,10 @@ The worker process survives whatever the document does.
 Sandboxes come from a ``forkserver`` that has already imported pikepdf, pdfminer and
 pypdfium2: a new one starts in milliseconds, holds none of the worker's threads or
 sockets, and is recycled after ``max_tasks`` tasks (the max-tasks-per-child Dramatiq lacks).
+
+What crosses the pipe is typed: a task from :mod:`.tasks` goes in, a reply of
+:mod:`.sandbox_protocol` comes out, and :meth:`Sandbox.run` returns the task's own result
+type or raises :class:`JobError`.
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TypeVar
 
+import structlog
 from folio_common.bootstrap import start_process
 from folio_common.errors import ErrorCode, JobError
 
-from . import extraction
+from .sandbox_protocol import Failed, Reply, Request, SandboxTask, perform, unwrap
+
+T = TypeVar("T")
 
 #: Modules the forkserver imports once, so every sandbox starts with them loaded.
 #: ``folio_worker.sandbox`` holds the children's entry point and pulls in settings and
@@ -37,6 +44,7 @@ PRELOAD = [
     "__main__",
     "folio_worker.sandbox",
     "folio_worker.extraction",
+    "folio_worker.tasks",
     "pikepdf",
     "pdfminer.high_level",
     "pypdfium2",
@@ -44,10 +52,18 @@ PRELOAD = [
 #: The CPU-time backstop, as a multiple of the wall-time limit (the thread enforces wall time).
 CPU_LIMIT_FACTOR = 2
 
-TASKS: dict[str, Callable[..., Any]] = {
-    "inspect": extraction.inspect,
-    "extract": extraction.extract,
-}
+
+def exit_error(code: int | None) -> JobError:
+    """Whose fault a child's death was, from its exit code (``-N``: killed by signal N)."""
+    if code is not None and code < 0:
+        sig = signal.Signals(-code)
+        if sig == signal.SIGXCPU:
+            return JobError(ErrorCode.TIMEOUT, "extraction exceeded its CPU time limit")
+        if sig in (signal.SIGKILL, signal.SIGABRT):
+            # Under RLIMIT_AS a failed C++ allocation aborts; the OOM killer kills.
+            return JobError(ErrorCode.MEMORY_LIMIT, f"extraction ran out of memory ({sig.name})")
+        return JobError(ErrorCode.INVALID_PDF, f"the PDF crashed the extractor ({sig.name})")
+    return JobError(ErrorCode.INTERNAL, f"extraction process exited ({code})")
 
 
 class Cancelled(Exception):
@@ -74,21 +90,11 @@ def _serve(conn: Connection, memory_limit_mb: int, cpu_limit_s: int) -> None:
             return
         if request is None:
             return
-        name, kwargs = request
-        try:
-            reply: tuple[Any, ...] = ("ok", TASKS[name](**kwargs))
-        except JobError as exc:
-            reply = ("job_error", exc.code.value, exc.message)
-        except MemoryError:
-            reply = ("job_error", ErrorCode.MEMORY_LIMIT.value, f"over {memory_limit_mb} MB")
-        except RecursionError:
-            reply = ("job_error", ErrorCode.INVALID_PDF.value, "structure nested too deeply")
-        except Exception as exc:
-            reply = ("error", f"{type(exc).__name__}: {exc}"[:500])
+        reply = perform(request, memory_limit_mb)
         try:
             conn.send(reply)
         except MemoryError:
-            conn.send(("job_error", ErrorCode.MEMORY_LIMIT.value, "result too large"))
+            conn.send(Failed(ErrorCode.MEMORY_LIMIT, "result too large"))
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
@@ -137,18 +143,19 @@ class Sandbox:
 
     def run(
         self,
-        task: str,
-        kwargs: dict[str, Any],
+        task: SandboxTask[T],
         *,
         time_limit_s: float | None = None,
         on_tick: Callable[[], bool] | None = None,
         tick_s: float = 1.0,
-    ) -> Any:
+    ) -> T:
         """Run ``task`` in the child and return its result.
 
-        ``on_tick`` is called every ``tick_s`` while the task runs (heartbeats); when it
-        returns False the child is killed and :class:`Cancelled` raised. Raises
-        :class:`JobError` for the document's own failures (including ``timeout``).
+        The log context bound in the calling thread travels with the task, so the child's
+        lines carry the job's ``job_id`` and ``request_id``. ``on_tick`` is called every
+        ``tick_s`` while the task runs (heartbeats); when it returns False the child is
+        killed and :class:`Cancelled` raised. Raises :class:`JobError` for the document's
+        own failures (including ``timeout``), RuntimeError for a bug in the child.
         """
         if self.stopping:
             raise SandboxStopped("the worker is shutting down")
@@ -156,7 +163,7 @@ class Sandbox:
         process, conn = self.start()
         self._tasks += 1
         try:
-            conn.send((task, kwargs))
+            conn.send(Request(task, structlog.contextvars.get_contextvars()))
             started = time.monotonic()
             next_tick = started + tick_s
             while True:
@@ -171,35 +178,21 @@ class Sandbox:
                     if not on_tick():
                         self.kill()
                         raise Cancelled()
-            reply = conn.recv()
+            reply: Reply = conn.recv()
         except (EOFError, OSError):
             # Closed under us (shutdown) or the child died: which one decides the blame.
             if self.stopping:
                 raise SandboxStopped("the worker stopped the extraction to shut down") from None
             raise self._died(process) from None
-        if reply[0] == "ok":
-            return reply[1]
-        if reply[0] == "job_error":
-            if reply[1] == ErrorCode.MEMORY_LIMIT.value:
-                self.close()  # a child that hit its limit may be left fragmented
-            raise JobError(ErrorCode(reply[1]), reply[2])
-        raise RuntimeError(f"extraction failed: {reply[1]}")
+        if isinstance(reply, Failed) and reply.code == ErrorCode.MEMORY_LIMIT:
+            self.close()  # a child that hit its limit may be left fragmented
+        result: T = unwrap(reply)
+        return result
 
     def _died(self, process: BaseProcess) -> JobError:
         process.join(5)
-        code = process.exitcode
         self._process = self._conn = None
-        if code is not None and code < 0:
-            sig = signal.Signals(-code)
-            if sig == signal.SIGXCPU:
-                return JobError(ErrorCode.TIMEOUT, "extraction exceeded its CPU time limit")
-            if sig in (signal.SIGKILL, signal.SIGABRT):
-                # Under RLIMIT_AS a failed C++ allocation aborts; the OOM killer kills.
-                return JobError(
-                    ErrorCode.MEMORY_LIMIT, f"extraction ran out of memory ({sig.name})"
-                )
-            return JobError(ErrorCode.INVALID_PDF, f"the PDF crashed the extractor ({sig.name})")
-        return JobError(ErrorCode.INTERNAL, f"extraction process exited ({code})")
+        return exit_error(process.exitcode)
 
     def kill(self) -> None:
         if self._process is not None and self._process.pid is not None:

@@ -1,0 +1,136 @@
+"""The extraction functions called directly on generated PDFs: no sandbox, no process.
+
+They are what the sandbox runs; here they run in the test process, so a failure points at
+the document logic rather than at the process around it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pikepdf
+import pytest
+from folio_common.errors import ErrorCode, JobError
+from testsupport.pdfs import make_pdf, page_text
+
+from folio_worker.extraction import Plan, extract, inspect
+
+ENGINES = ["pdfminer", "pdfium"]
+
+
+def write(tmp_path: Path, data: bytes, name: str = "source.pdf") -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def plan_of(tmp_path: Path, data: bytes, **options: object) -> Plan:
+    kwargs: dict[str, object] = {
+        "password": None,
+        "pages": None,
+        "max_pages": 100,
+        "part_pages": 10,
+        "out_dir": str(tmp_path),
+        "engine": None,
+    }
+    kwargs.update(options)
+    return inspect(write(tmp_path, data), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_small_document_is_planned_and_extracted_in_one_call(tmp_path: Path, engine: str) -> None:
+    plan = plan_of(tmp_path, make_pdf(3, title="Three"), engine=engine)
+    assert plan.page_count == 3 and plan.metadata["title"] == "Three"
+    assert [(p.pages, p.path) for p in plan.parts] == [([1, 2, 3], None)]
+    assert plan.texts is not None
+    assert [(n, text.strip()) for n, text in plan.texts] == [(n, page_text(n)) for n in (1, 2, 3)]
+
+
+def test_a_large_document_is_split_into_parts_that_extract_to_their_pages(
+    tmp_path: Path,
+) -> None:
+    plan = plan_of(tmp_path, make_pdf(25), engine="pdfminer")
+    assert plan.texts is None  # extracted part by part, not in the planning call
+    assert [p.pages for p in plan.parts] == [
+        list(range(1, 11)),
+        list(range(11, 21)),
+        list(range(21, 26)),
+    ]
+    last = plan.parts[2]
+    assert last.path is not None
+    with pikepdf.open(last.path) as part:
+        assert len(part.pages) == 5 and not part.is_encrypted
+    texts = extract(last.path, engine="pdfium", password=None, pages=last.pages, indexes=range(5))
+    assert [(n, text.strip()) for n, text in texts] == [(n, page_text(n)) for n in last.pages]
+
+
+def test_the_pages_option_selects_pages_and_one_selecting_none_fails(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, make_pdf(30), pages="2-3,25,99")
+    assert [p.pages for p in plan.parts] == [[2, 3, 25]]
+    with pytest.raises(JobError) as failure:
+        plan_of(tmp_path, make_pdf(3), pages="7-9")
+    assert failure.value.code == ErrorCode.INVALID_PDF
+
+
+def test_too_many_pages_fails_before_any_extraction(tmp_path: Path) -> None:
+    with pytest.raises(JobError) as failure:
+        plan_of(tmp_path, make_pdf(6), max_pages=5, engine="pdfminer")
+    assert failure.value.code == ErrorCode.TOO_MANY_PAGES
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"%PDF-1.7\nnot a PDF at all", ErrorCode.INVALID_PDF),
+        (b"", ErrorCode.INVALID_PDF),
+    ],
+)
+def test_a_broken_file_fails_invalid_pdf(tmp_path: Path, data: bytes, code: ErrorCode) -> None:
+    with pytest.raises(JobError) as failure:
+        plan_of(tmp_path, data)
+    assert failure.value.code == code
+    assert str(tmp_path) not in failure.value.message  # no sandbox paths in public errors
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [(None, ErrorCode.PASSWORD_REQUIRED), ("wrong", ErrorCode.WRONG_PASSWORD), ("s3cret", None)],
+)
+def test_an_encrypted_document_needs_its_password(
+    tmp_path: Path, engine: str, password: str | None, code: ErrorCode | None
+) -> None:
+    data = make_pdf(2, password="s3cret")
+    if code is None:
+        plan = plan_of(tmp_path, data, password=password, engine=engine)
+        assert plan.texts is not None and plan.texts[1][1].strip() == page_text(2)
+        return
+    with pytest.raises(JobError) as failure:
+        plan_of(tmp_path, data, password=password, engine=engine)
+    assert failure.value.code == code
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_engine_refuses_a_wrong_password_itself(tmp_path: Path, engine: str) -> None:
+    """Parts of the source are extracted with the job's password by the engine alone."""
+    path = write(tmp_path, make_pdf(2, password="s3cret"))
+    with pytest.raises(JobError) as failure:
+        extract(path, engine=engine, password="wrong", pages=[1], indexes=[0])
+    assert failure.value.code == ErrorCode.WRONG_PASSWORD
+
+
+def test_a_restricted_document_is_described_and_extracted_anyway(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, make_pdf(2, restricted=True), engine="pdfminer")
+    assert plan.metadata["encrypted"] is True
+    assert plan.metadata["text_extraction_allowed"] is False
+    assert plan.texts is not None and plan.texts[0][1].strip() == page_text(1)
+
+
+def test_split_parts_keep_the_text_and_drop_the_form_widgets(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, make_pdf(12, form=True))
+    first = plan.parts[0]
+    assert first.path is not None
+    with pikepdf.open(first.path) as part:
+        assert all("/Annots" not in page.obj for page in part.pages)
+    texts = extract(first.path, engine="pdfminer", password=None, pages=[1], indexes=[0])
+    assert texts[0][1].strip() == page_text(1)
