@@ -32,14 +32,17 @@ from .states import JobStatus, Transition, allowed, exhausted, sources, target
 MAX_ERROR_MESSAGE = 1000
 
 
-def _lock(conn: Connection, job_id: str, transition: Transition) -> bool:
+def _lock(
+    conn: Connection, job_id: str, transition: Transition, strength: str = "NO KEY UPDATE"
+) -> bool:
     """Lock the job's row; True when ``transition`` may start from its status.
 
     The lock orders this transaction with any concurrent transition of the same job (a
-    cancel, a sweep), so the check still holds when this one commits.
+    cancel, a sweep: each UPDATE of the row takes ``FOR NO KEY UPDATE``), so the check
+    still holds when this one commits.
     """
     status = conn.execute(
-        text("SELECT status FROM jobs WHERE id = :id FOR UPDATE"), {"id": job_id}
+        text(f"SELECT status FROM jobs WHERE id = :id FOR {strength}"), {"id": job_id}
     ).scalar()
     return status is not None and allowed(transition, JobStatus(status))
 
@@ -195,7 +198,9 @@ def record_part(
     """Upsert a part's pages and count the part done once; the part that completes the set
     succeeds the job. Value: the succeeded job, else None (more parts to come, or the job
     is no longer processing and nothing was written)."""
-    if not _lock(conn, job_id, Transition.RECORD_PART):
+    # FOR UPDATE, the strongest row lock: a holder of FOR KEY SHARE (a foreign key check, or
+    # a test holding a job mid-run: testsupport.jobs.parts_held) delays recording, not planning.
+    if not _lock(conn, job_id, Transition.RECORD_PART, "UPDATE"):
         return Step(None)
     if pages:
         conn.execute(
