@@ -6,20 +6,25 @@ and the variables each needs. ``DATABASE_URL`` (the Supabase pooler URL) and ``A
 are Railway *shared variables* that you set once per environment; everything else is
 declared here. docs/deployment/railway.md explains every value.
 
-The Railway CLI evaluates this file (``railway config plan`` / ``apply``). It looks for the
-nearest ``.railway/railway.py`` from the working directory upwards; from the repository
-root, point it here instead::
+The Railway CLI evaluates this file (``railway config plan`` / ``apply``): it finds
+``.railway/railway.py`` (which loads this file) from the working directory upwards, imports
+it with ``python3`` and calls :func:`main` **with no argument** (CLI v5.43.1,
+``src/iac/eval.rs``), so the CLI tells the file nothing about the environment. The
+environment therefore comes from one explicit source, the variable named by
+:data:`ENVIRONMENT_VARIABLE`, set on the command line::
 
-    railway config plan --file deploy/railway/railway.py
-    railway config apply --file deploy/railway/railway.py
+    FOLIO_RAILWAY_ENVIRONMENT=production railway config plan
 
-deploy/railway/tests/test_railway_iac.py evaluates :func:`main` for staging and production
-and asserts the graph, so a change that would break a deploy fails ``make test`` first.
+A missing or unknown name fails the plan with one line on stderr; nothing falls back to
+staging's sizes. deploy/railway/tests/test_railway_iac.py evaluates the file exactly as the
+CLI does, for each environment, so a change that would break a deploy fails ``make test``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
+from typing import Any, NoReturn
 
 from railway_sdk import (  # type: ignore[import-untyped]
     Project,
@@ -31,6 +36,9 @@ from railway_sdk import (  # type: ignore[import-untyped]
     redis,
     service,
 )
+
+#: The variable that names the environment being planned or applied.
+ENVIRONMENT_VARIABLE = "FOLIO_RAILWAY_ENVIRONMENT"
 
 #: Project name shown in Railway.
 PROJECT = "folio"
@@ -51,14 +59,17 @@ API_MAX_WAIT_S = 60
 #: Seconds Railway waits for the API's first 200 from the health check. ``folio-api serve``
 #: first waits up to 60 s for Postgres and Redis, then gunicorn boots.
 API_HEALTHCHECK_TIMEOUT_S = 120
-#: Seconds the pre-deploy migration may take (yoyo's lock waits up to 120 s for another).
-PRE_DEPLOY_TIMEOUT_S = 300
+#: The one region every replica runs in: the Supabase project's region (or the nearest
+#: Railway region to it), since every query is a round trip to Supabase. Change it here.
+REGION = "europe-west4-drams3a"
 
 API_HEALTHCHECK_PATH = "/api/v1/health"
 API_START = "folio-api serve"
-#: The pre-deploy command runs in its own container from the API image. ``&&`` needs a
-#: shell, and with a Dockerfile Railway execs commands without one.
-API_PRE_DEPLOY = '/bin/sh -c "folio-migrate apply && folio-migrate verify"'
+#: The pre-deploy command runs in its own container from the service's image, before the
+#: new code starts, on both services: a worker reading a new column must not start before
+#: its migration. ``&&`` needs a shell; with a Dockerfile Railway execs without one.
+#: Applying twice is safe: yoyo's lock serialises the two, the second finds nothing pending.
+PRE_DEPLOY = '/bin/sh -c "folio-migrate apply && folio-migrate verify"'
 WORKER_START = "folio-worker run"
 
 #: Changes that rebuild both services: the shared library, the schema, the lock, the
@@ -107,9 +118,45 @@ SIZES: dict[str, dict[str, int]] = {
 MIGRATE_CONNECTIONS = 1
 
 
+class UnknownEnvironment(ValueError):
+    """The environment to plan is missing or not one :data:`SIZES` declares."""
+
+
 def sizes_for(environment: str | None) -> dict[str, int]:
-    """Production's sizes in ``production``; staging's in every other environment (PRs too)."""
-    return SIZES["production" if environment == "production" else "staging"]
+    """The sizes of a declared environment; anything else is an error, never a fallback."""
+    if environment not in SIZES:
+        known = ", ".join(sorted(SIZES))
+        shown = repr(environment) if environment else "no environment"
+        raise UnknownEnvironment(
+            f"railway.py: {shown} is not one of {known}; run "
+            f"`{ENVIRONMENT_VARIABLE}=<{'|'.join(sorted(SIZES))}> railway config plan`"
+        )
+    return SIZES[environment]
+
+
+def environment_of(ctx: Any, environ: dict[str, str] | None = None) -> str:
+    """The environment from :data:`ENVIRONMENT_VARIABLE`, checked against the context's.
+
+    A CLI that passes a context naming its environment must agree with the variable, so
+    a plan for one environment can never carry another's sizes.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    declared = environ.get(ENVIRONMENT_VARIABLE, "").strip() or None
+    given = getattr(ctx, "environment", None) if ctx is not None else None
+    if given and declared and given != declared:
+        raise UnknownEnvironment(
+            f"railway.py: {ENVIRONMENT_VARIABLE}={declared} but the CLI plans {given}"
+        )
+    environment = declared or given
+    sizes_for(environment)
+    assert environment is not None
+    return str(environment)
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and a non-zero exit: the CLI shows it and fails the plan."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
 
 
 def connection_budget(sizes: dict[str, int], *, redeploying: bool = True) -> int:
@@ -138,11 +185,14 @@ def _dockerfile_build(path: str, watch: list[str]) -> dict[str, Any]:
 
 @define_railway  # type: ignore[untyped-decorator]  # railway-sdk ships no type hints
 def main(ctx: Any = None) -> Project:
-    """The desired Railway graph for the environment the CLI plans or applies."""
-    ctx = ctx if ctx is not None else create_railway_context()
-    environment = getattr(ctx, "environment", None)
+    """The desired Railway graph for the environment :func:`environment_of` names."""
+    try:
+        environment = environment_of(ctx)
+    except UnknownEnvironment as exc:
+        _fail(str(exc))
+    ctx = create_railway_context(environment=environment)
     size = sizes_for(environment)
-    cache: Service = redis("redis")
+    cache: Service = redis("redis", region=REGION)
 
     shared = {
         "FOLIO_ENV": "production",
@@ -159,14 +209,13 @@ def main(ctx: Any = None) -> Project:
         source=_source(),
         build=_dockerfile_build("deploy/railway/Dockerfile.api", API_WATCH),
         start=API_START,
-        preDeploy=API_PRE_DEPLOY,
+        preDeploy=PRE_DEPLOY,
         healthcheck=API_HEALTHCHECK_PATH,
         healthcheckTimeout=API_HEALTHCHECK_TIMEOUT_S,
-        replicas=size["api_replicas"],
+        replicas={REGION: size["api_replicas"]},
         deploy={
             "restartPolicyType": "ON_FAILURE",
             "restartPolicyMaxRetries": 10,
-            "preDeployTimeoutSeconds": PRE_DEPLOY_TIMEOUT_S,
             # The old deployment keeps serving this long after the new one is healthy,
             # then gets SIGTERM and up to drainingSeconds to finish in-flight requests.
             "overlapSeconds": 15,
@@ -192,8 +241,9 @@ def main(ctx: Any = None) -> Project:
         source=_source(),
         build=_dockerfile_build("deploy/railway/Dockerfile.worker", WORKER_WATCH),
         start=WORKER_START,
+        preDeploy=PRE_DEPLOY,
         # No health check: the worker serves no HTTP; Railway marks it active once started.
-        replicas=size["worker_replicas"],
+        replicas={REGION: size["worker_replicas"]},
         deploy={
             "restartPolicyType": "ON_FAILURE",
             "restartPolicyMaxRetries": 10,
