@@ -114,8 +114,9 @@ SIZES: dict[str, dict[str, int]] = {
         "worker_max_overflow": 0,
     },
 }
-#: Connections the pre-deploy migration holds (yoyo's one connection).
-MIGRATE_CONNECTIONS = 1
+#: Connections the pre-deploy migrations hold: both services run one, each holds yoyo's
+#: lock connection plus the one a migration runs on.
+MIGRATE_CONNECTIONS = 4
 
 
 class UnknownEnvironment(ValueError):
@@ -165,7 +166,7 @@ def connection_budget(sizes: dict[str, int], *, redeploying: bool = True) -> int
     Steady state is every process's full pool. While a service redeploys, the old
     deployment keeps its connections until it has drained and the new one already holds
     its own, so ``redeploying`` counts both services twice (a change to libs/common
-    redeploys both), plus the pre-deploy migration.
+    redeploys both), plus the two pre-deploy migrations.
     """
     api = sizes["api_replicas"] * sizes["web_concurrency"]
     api *= sizes["api_pool_size"] + sizes["api_max_overflow"]
@@ -197,6 +198,8 @@ def main(ctx: Any = None) -> Project:
     shared = {
         "FOLIO_ENV": "production",
         "DATABASE_URL": ctx.shared.DATABASE_URL,
+        # The pre-deploy's URL (session pooler or direct); unset → DATABASE_URL.
+        "MIGRATE_DATABASE_URL": ctx.shared.MIGRATE_DATABASE_URL,
         "DB_SSLMODE": "require",
         "REDIS_URL": cache.env.REDIS_URL,
         "API_KEYS": ctx.shared.API_KEYS,

@@ -225,12 +225,12 @@ def test_redis_url_references_the_redis_service(
         assert redis["output"] == "REDIS_URL"
 
 
-def test_database_url_and_api_keys_come_from_shared_variables(
+def test_secrets_come_from_shared_variables(
     env_resources: dict[str, dict[str, Any]],
 ) -> None:
     for name in ("api", "worker"):
         variables = env_resources[name]["variables"]
-        for shared in ("DATABASE_URL", "API_KEYS"):
+        for shared in ("DATABASE_URL", "MIGRATE_DATABASE_URL", "API_KEYS"):
             assert variables[shared] == {"type": "sharedReference", "name": shared}
         assert literal(env_resources[name], "FOLIO_ENV") == "production"
         assert literal(env_resources[name], "DB_SSLMODE") == "require"
@@ -274,7 +274,7 @@ def test_connection_budget_fits_the_smallest_supabase_pooler() -> None:
         int(literal(worker, "DB_POOL_SIZE")) + int(literal(worker, "DB_MAX_OVERFLOW"))
     )
     sizes = IAC_MODULE.sizes_for("production")
-    assert IAC_MODULE.connection_budget(sizes, redeploying=False) == counted + 1
+    assert IAC_MODULE.connection_budget(sizes, redeploying=False) == counted + 4
 
 
 def test_production_graph_carries_production_sizes_not_stagings() -> None:

@@ -195,6 +195,19 @@ class Settings:
     db_retry_max_time_s: float = setting(
         "DB_RETRY_MAX_TIME_S", _parse_float, 20.0, "seconds a unit of work may spend retrying"
     )
+    migrate_database_url: str = setting(
+        "MIGRATE_DATABASE_URL",
+        lambda raw: _parse_database_url(raw) if raw.strip() else "",
+        "",
+        "URL `folio-migrate` uses (Supabase: the session pooler or direct); empty = `DATABASE_URL`",
+        secret=True,
+    )
+    migrate_statement_timeout_ms: int = setting(
+        "MIGRATE_STATEMENT_TIMEOUT_MS",
+        _parse_int,
+        900_000,
+        "`statement_timeout` of each migration's transaction (`SET LOCAL`); 0 = none",
+    )
     # Redis
     redis_url: str = setting(
         "REDIS_URL",
@@ -396,7 +409,7 @@ class Settings:
     def secrets(self) -> list[str]:
         """The secret values in force, for the log redactor."""
         found = [self.webhook_secret, self.metrics_token, *self.api_keys]
-        for raw in (self.database_url, self.redis_url):
+        for raw in (self.database_url, self.migrate_database_url, self.redis_url):
             password = make_url(raw).password if "://" in raw else None
             found.append(password or "")
         return [s for s in found if len(s) >= 4]
