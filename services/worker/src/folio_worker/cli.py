@@ -62,12 +62,19 @@ def run(settings: Settings) -> int:
 
 
 def healthcheck(settings: Settings) -> int:
-    """0 when a worker process on this host beat recently, 1 otherwise."""
+    """0 when a worker process on this host beat recently and takes jobs, 1 otherwise."""
+    from .schema_guard import waiting
+
     host = socket.gethostname()
     try:
-        alive = workers.alive(create_redis(settings), settings, prefix=f"{host}:")
+        client = create_redis(settings)
+        alive = workers.alive(client, settings, prefix=f"{host}:")
+        held = waiting(client, settings, prefix=f"{host}:")
     except Exception as exc:
         log.error("worker healthcheck failed", error=f"{type(exc).__name__}: {exc}")
+        return 1
+    if held:
+        log.error("worker waiting for the schema: taking no job", workers=held)
         return 1
     if alive:
         log.info("worker alive", workers=alive)

@@ -47,6 +47,7 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     from .middleware import Liveness, LogContext
+    from .schema_guard import SchemaGuard
 
     client = create_redis(settings)
     middleware = [m() for m in default_middleware if m is not Retries]
@@ -70,4 +71,5 @@ def build_runtime(settings: Settings) -> Runtime:
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
     broker.add_middleware(Liveness(runtime))
+    broker.add_middleware(SchemaGuard(runtime))
     return runtime

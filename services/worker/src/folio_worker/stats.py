@@ -83,6 +83,7 @@ class WorkerStats:
         self._parts: dict[str, int] = {}
         self._jobs: dict[tuple[str, str], _Histogram] = {}
         self._changed = threading.Event()
+        self._schema_problems: list[str] = []
 
     def part_done(self, engine: str, pages: int) -> None:
         """A part's pages were extracted and recorded."""
@@ -100,6 +101,14 @@ class WorkerStats:
         with self._lock:
             self._jobs.setdefault((job.engine, job.status), _Histogram()).observe(seconds)
         self._changed.set()
+
+    def set_schema_problems(self, problems: list[str]) -> None:
+        """Why the schema guard holds this process (empty: it does not)."""
+        with self._lock:
+            changed = problems != self._schema_problems
+            self._schema_problems = list(problems)
+        if changed:
+            self._changed.set()
 
     def take_changed(self) -> bool:
         """True once after each change: the beat then publishes without waiting."""
@@ -132,4 +141,5 @@ class WorkerStats:
                 "parts": dict(self._parts),
                 "duration_buckets": list(DURATION_BUCKETS),
                 "jobs": jobs,
+                "schema_problems": list(self._schema_problems),
             }
