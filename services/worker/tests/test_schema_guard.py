@@ -30,7 +30,7 @@ NEXT_ID = "0005_schema_guard_probe"
 
 
 @pytest.fixture
-def behind(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+def behind(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     """An environment on a database migrated to today, and the code's migrations, one more."""
     name = f"folio_guard_{uuid.uuid4().hex[:10]}"
     url = create_database(name)
@@ -50,7 +50,7 @@ def behind(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict[str, str]
         "FOLIO_MIGRATIONS": str(source),
         "PART_PAGES": "10",
     }
-    yield guarded, source
+    yield guarded
     drop_database(name)
 
 
@@ -67,9 +67,9 @@ def healthcheck(environ: dict[str, str]) -> tuple[int, str]:
 
 
 def test_worker_behind_the_schema_takes_no_job_until_the_migration_lands(
-    behind: tuple[dict[str, str], Path], tmp_path: Path
+    behind: dict[str, str], tmp_path: Path
 ) -> None:
-    environ, source = behind
+    environ = behind
     settings = Settings.from_env(environ)
     db = Database.from_settings(settings, application_name="folio-test")
     worker = start_worker(environ, tmp_path)
