@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -87,10 +88,23 @@ def _parse_database_url(raw: str) -> str:
     return raw.strip()
 
 
+#: What to do on Railway when ``REDIS_URL`` is empty or an unresolved reference.
+REDIS_URL_RAILWAY_FIX = (
+    "on Railway, open the redis service's Variables tab: REDIS_URL must be listed there "
+    "(railway.py declares it; `railway config apply` sets it), then redeploy"
+)
+
+
 def _parse_redis_url(raw: str) -> str:
     value = raw.strip()
+    if not value:
+        raise ValueError(f"empty; {REDIS_URL_RAILWAY_FIX}")
+    if "${{" in value:
+        raise ValueError(f"an unresolved Railway reference; {REDIS_URL_RAILWAY_FIX}")
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("scheme must be redis://, rediss:// or unix://")
+    if not value.startswith("unix://") and not urlsplit(value).hostname:
+        raise ValueError("the URL names no host")
     return value
 
 

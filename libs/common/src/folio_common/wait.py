@@ -11,7 +11,7 @@ import sqlalchemy
 import structlog
 
 from .logs import redact_text
-from .redis_client import create_redis
+from .redis_client import RedisMisconfigured, create_redis, ping
 from .settings import Settings
 
 log = structlog.stdlib.get_logger("folio.wait")
@@ -21,8 +21,18 @@ class DependencyUnavailable(RuntimeError):
     """A dependency did not answer within the allowed time."""
 
 
-def wait_for(name: str, check: Callable[[], object], max_time_s: float = 60.0) -> None:
-    """Call ``check`` until it returns; give up with :class:`DependencyUnavailable`."""
+def never_permanent(exc: Exception) -> bool:
+    return False
+
+
+def wait_for(
+    name: str,
+    check: Callable[[], object],
+    max_time_s: float = 60.0,
+    permanent: Callable[[Exception], bool] = never_permanent,
+) -> None:
+    """Call ``check`` until it returns; give up with :class:`DependencyUnavailable`
+    after ``max_time_s``, or at once when ``permanent(error)`` is true."""
 
     def on_backoff(details: Any) -> None:
         exc = details.get("exception")
@@ -48,6 +58,7 @@ def wait_for(name: str, check: Callable[[], object], max_time_s: float = 60.0) -
         backoff.expo,
         Exception,
         max_time=max_time_s,
+        giveup=permanent,
         on_backoff=on_backoff,
         on_giveup=on_giveup,
         logger=None,
@@ -60,6 +71,8 @@ def wait_for(name: str, check: Callable[[], object], max_time_s: float = 60.0) -
     try:
         attempt()
     except Exception as exc:
+        if permanent(exc):
+            raise DependencyUnavailable(redact_text(f"{name} refused: {exc}")) from exc
         raise DependencyUnavailable(
             redact_text(f"{name} unreachable after {max_time_s:g}s: {type(exc).__name__}: {exc}")
         ) from exc
@@ -87,6 +100,11 @@ def wait_for_dependencies(settings: Settings, max_time_s: float) -> None:
     wait_for_database(settings, max_time_s)
     client = create_redis(settings)
     try:
-        wait_for("redis", client.ping, max_time_s)
+        wait_for(
+            "redis",
+            lambda: ping(client, settings),
+            max_time_s,
+            permanent=lambda exc: isinstance(exc, RedisMisconfigured),
+        )
     finally:
         client.close()
