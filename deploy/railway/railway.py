@@ -22,8 +22,10 @@ CLI does, for each environment, so a change that would break a deploy fails ``ma
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 from railway_sdk import (  # type: ignore[import-untyped]
@@ -49,16 +51,23 @@ GITHUB_REPO: str | None = None
 #: Branch Railway deploys from when ``GITHUB_REPO`` is set.
 GITHUB_BRANCH = "main"
 
+#: Folio's deadlines (folio_common/timings.py), loaded by path: the CLI's ``python3``
+#: has railway-sdk but need not have Folio installed. Every timing below derives from it.
+_TIMINGS_FILE = Path(__file__).resolve().parents[2] / "libs/common/src/folio_common/timings.py"
+_spec = importlib.util.spec_from_file_location("folio_timings", _TIMINGS_FILE)
+assert _spec is not None and _spec.loader is not None
+timings = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(timings)
+
 #: Seconds a stopping worker lets running parts finish (``WORKER_SHUTDOWN_TIMEOUT_S``).
-WORKER_SHUTDOWN_TIMEOUT_S = 60
-#: Extra seconds Railway waits after the worker's own shutdown timeout before SIGKILL:
-#: dramatiq's consumer shutdown, the last heartbeat and the log flush.
-DRAINING_MARGIN_S = 30
-#: Longest long-poll the API holds (``MAX_WAIT_S``); the API's draining covers one.
-API_MAX_WAIT_S = 60
-#: Seconds Railway waits for the API's first 200 from the health check. ``folio-api serve``
-#: first waits up to 60 s for Postgres and Redis, then gunicorn boots.
-API_HEALTHCHECK_TIMEOUT_S = 120
+WORKER_SHUTDOWN_TIMEOUT_S: int = timings.WORKER_SHUTDOWN_TIMEOUT_S
+#: Longest long-poll the API holds (``MAX_WAIT_S``); gunicorn's graceful timeout and the
+#: API's draining are derived from it.
+API_MAX_WAIT_S: int = timings.LONGEST_LONG_POLL_S
+#: Seconds Railway waits for the API's first 200: ``folio-api serve`` waits for each
+#: dependency in turn, then gunicorn boots.
+API_HEALTHCHECK_TIMEOUT_S: int = timings.api_healthcheck_timeout_s()
+
 #: The one region every replica runs in: the Supabase project's region (or the nearest
 #: Railway region to it), since every query is a round trip to Supabase. Change it here.
 REGION = "europe-west4-drams3a"
@@ -206,7 +215,7 @@ def main(ctx: Any = None) -> Project:
         "LOG_LEVEL": "info",
         "LOG_FORMAT": "json",
     }
-    api_draining_s = API_MAX_WAIT_S + 15
+    api_draining_s = timings.api_draining_s(API_MAX_WAIT_S)
     api = service(
         "api",
         source=_source(),
@@ -221,7 +230,7 @@ def main(ctx: Any = None) -> Project:
             "restartPolicyMaxRetries": 10,
             # The old deployment keeps serving this long after the new one is healthy,
             # then gets SIGTERM and up to drainingSeconds to finish in-flight requests.
-            "overlapSeconds": 15,
+            "overlapSeconds": timings.API_OVERLAP_S,
             "drainingSeconds": api_draining_s,
         },
         env={
@@ -238,7 +247,7 @@ def main(ctx: Any = None) -> Project:
             "RAILWAY_DEPLOYMENT_DRAINING_SECONDS": str(api_draining_s),
         },
     )
-    worker_draining_s = WORKER_SHUTDOWN_TIMEOUT_S + DRAINING_MARGIN_S
+    worker_draining_s = timings.worker_draining_s(WORKER_SHUTDOWN_TIMEOUT_S)
     worker = service(
         "worker",
         source=_source(),

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from folio_common import timings
 from folio_common.settings import Settings, describe
 from railway_sdk import create_railway_context  # type: ignore[import-untyped]
 
@@ -47,8 +48,9 @@ print(json.dumps({"project": project.to_graph()}, default=str))
 SUPAVISOR_MAX_CLIENTS_SMALLEST = 200
 #: Railway's default health-check window; a longer timeout is allowed but not needed.
 RAILWAY_DEFAULT_HEALTHCHECK_TIMEOUT_S = 300
-#: How long ``folio-api serve`` waits for Postgres and Redis before gunicorn even starts.
-API_DEPENDENCY_WAIT_S = 60
+#: How long ``folio-api serve`` may wait for Postgres and Redis before gunicorn starts
+#: (deploy/railway/tests/test_timings.py checks the start command uses the same).
+API_DEPENDENCY_WAIT_S = timings.startup_wait_s()
 ENVIRONMENTS = ("staging", "production")
 #: ``deploy`` keys in Railway's config schema (research/railway.md 1.2, railway.schema.json).
 DOCUMENTED_DEPLOY_FIELDS = {

@@ -30,6 +30,7 @@ from yoyo import get_backend, read_migrations
 from yoyo.backends.base import DatabaseBackend
 from yoyo.exceptions import LockTimeout
 
+from . import timings
 from .logs import configure_logging, get_logger, redact_text
 from .settings import Settings, load_settings
 from .wait import DependencyUnavailable, wait_for_database
@@ -317,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         default="apply",
     )
     parser.add_argument(
-        "--wait-s", type=float, default=60.0, help="seconds to wait for the database"
+        "--wait-s",
+        type=float,
+        default=float(timings.DEPENDENCY_WAIT_S),
+        help="seconds to wait for the database",
     )
     parser.add_argument("--all", action="store_true", help="rollback: every migration")
     args = parser.parse_args(argv)

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from . import timings
+
 #: Database schemes accepted in ``DATABASE_URL``; Railway and Supabase hand out ``postgres://``.
 POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg2")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -276,7 +278,10 @@ class Settings:
     )
     max_upload_mb: int = setting("MAX_UPLOAD_MB", _parse_int, 100, "largest upload accepted")
     max_wait_s: int = setting(
-        "MAX_WAIT_S", _parse_int, 60, "longest `Prefer: wait=N` the API honours"
+        "MAX_WAIT_S",
+        _parse_int,
+        timings.LONGEST_LONG_POLL_S,
+        "longest `Prefer: wait=N` the API honours",
     )
     metrics_token: str = setting(
         "METRICS_TOKEN",
@@ -295,7 +300,7 @@ class Settings:
     worker_shutdown_timeout_s: int = setting(
         "WORKER_SHUTDOWN_TIMEOUT_S",
         _parse_int,
-        60,
+        timings.WORKER_SHUTDOWN_TIMEOUT_S,
         "seconds a stopping worker lets running parts finish",
     )
     default_engine: str = setting(

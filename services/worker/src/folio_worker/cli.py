@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 
-from folio_common import workers
+from folio_common import timings, workers
 from folio_common.logs import configure_logging, get_logger, install_excepthook, register_secrets
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings, load_settings
@@ -22,8 +22,9 @@ from folio_common.wait import DependencyUnavailable, wait_for_dependencies
 
 log = get_logger("folio.worker")
 
-#: Seconds ``run`` waits for PostgreSQL and Redis before giving up (the platform restarts it).
-STARTUP_WAIT_S = 120.0
+#: Seconds ``run`` waits for each of PostgreSQL and Redis before giving up (the platform
+#: restarts it); one number for every start command, see folio_common.timings.
+STARTUP_WAIT_S = float(timings.DEPENDENCY_WAIT_S)
 #: Longest pause between polls of an idle queue, in milliseconds: the floor of a small
 #: job's latency, against a few dozen cheap Redis calls per second per idle process.
 POLL_INTERVAL_MS = 25
