@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 
-from folio_common import timings, workers
+from folio_common import memory_budget, timings, workers
 from folio_common.logs import configure_logging, get_logger, install_excepthook, register_secrets
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings, load_settings
@@ -41,12 +41,38 @@ def dramatiq_args(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+def size_sandboxes(settings: Settings) -> bool:
+    """Fit the sandboxes' memory limit to the container's (False: it cannot fit at all).
+
+    The worker processes Dramatiq forks read ``JOB_MEMORY_LIMIT_MB`` from the environment.
+    """
+    limit_mb = memory_budget.read_memory_limit_mb()
+    plan = memory_budget.plan(
+        limit_mb, settings.worker_processes, settings.worker_threads, settings.job_memory_limit_mb
+    )
+    if not plan.fits:
+        log.error(memory_budget.describe(plan), container_mb=limit_mb, base_mb=plan.base_mb)
+        return False
+    if plan.lowered:
+        os.environ["JOB_MEMORY_LIMIT_MB"] = str(plan.sandbox_limit_mb)
+        log.warning(
+            "sandbox memory limit lowered to fit the container",
+            container_mb=limit_mb,
+            sandbox_limit_mb=plan.sandbox_limit_mb,
+            requested_mb=plan.requested_mb,
+            worst_case_mb=plan.worst_case_mb,
+        )
+    return True
+
+
 def run(settings: Settings) -> int:
     # Idle consumers poll Redis at most this far apart (Dramatiq's default, 1 s, is the
     # latency floor of a small job). Read when dramatiq is first imported, so set it first.
     os.environ.setdefault("dramatiq_worker_timeout", str(POLL_INTERVAL_MS))
     import dramatiq.cli
 
+    if not size_sandboxes(settings):
+        return 2
     try:
         wait_for_dependencies(settings, STARTUP_WAIT_S)
     except DependencyUnavailable as exc:
