@@ -179,3 +179,51 @@ def test_ssl_required_against_a_plain_server_fails_at_once_naming_ssl(
     assert len(errors) == 1, lines
     assert "SSL" in errors[0]["message"]
     assert elapsed < 30  # not the 60 s wait for a database that will never answer
+
+
+def _execute(url: str, sql: str) -> None:
+    engine = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=NullPool
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def _bloat(url: str) -> dict[str, dict[str, Any]]:
+    rc, lines, stderr = _migrate(url, "bloat")
+    assert rc == 0, stderr
+    return {x["table"]: x for x in lines if x["message"] == "table bloat"}
+
+
+def test_churning_tables_get_tuned_autovacuum_and_bloat_reports_their_dead_rows(
+    fresh_url: str,
+) -> None:
+    rc, _, stderr = _migrate(fresh_url, "apply")
+    assert rc == 0, stderr
+    # Blob churn as under load: chunks written, then deleted.
+    _execute(
+        fresh_url,
+        "INSERT INTO blobs (key, seq, data) "
+        "SELECT 'jobs/x/source', g, convert_to(repeat('x', 3000), 'UTF8') "
+        "FROM generate_series(1, 3000) g",
+    )
+    _execute(fresh_url, "DELETE FROM blobs")
+    wait_until(lambda: _bloat(fresh_url)["blobs"]["dead_rows"] >= 3000, timeout=30)
+    report = _bloat(fresh_url)
+    assert set(report) >= {"jobs", "blobs", "job_pages", "job_parts"}
+    blobs = report["blobs"]
+    assert blobs["live_rows"] == 0 and blobs["dead_pct"] == 100.0
+    assert blobs["total_mb"] > 0
+    tuned = {name for name, row in report.items() if row["autovacuum_tuned"]}
+    assert tuned == {"blobs", "job_pages", "job_parts"}
+
+    # The migration rolls back (defaults again) and applies again (idempotent).
+    rc, _, stderr = _migrate(fresh_url, "rollback")
+    assert rc == 0, stderr
+    assert not any(row["autovacuum_tuned"] for row in _bloat(fresh_url).values())
+    rc, _, stderr = _migrate(fresh_url, "apply")
+    assert rc == 0, stderr
+    assert _bloat(fresh_url)["blobs"]["autovacuum_tuned"]

@@ -7,6 +7,8 @@ objects were created by hand, without yoyo's tables, migrates cleanly too.
 pending migration. ``folio-migrate rollback``: undo the latest (``--all``: every) migration.
 ``folio-migrate break-lock``: remove the lock a killed migration left behind; refused while
 the process that took it is still connected.
+``folio-migrate bloat``: one line per Folio table with its live and dead rows, its size on
+disk (TOAST and indexes included) and when autovacuum last ran (docs/operations.md, "Bloat").
 
 Every command connects with ``MIGRATE_DATABASE_URL`` (default ``DATABASE_URL``) and
 ``DB_SSLMODE``; each migration's transaction gets ``MIGRATE_STATEMENT_TIMEOUT_MS`` with
@@ -286,6 +288,49 @@ def break_lock(settings: Settings) -> LockHolder | None:
     return holder
 
 
+#: Tables written and deleted within minutes; 0005_autovacuum tunes their autovacuum.
+CHURNING_TABLES = ("blobs", "job_pages", "job_parts")
+
+
+def bloat(settings: Settings) -> list[dict[str, Any]]:
+    """Dead rows and sizes of Folio's tables, largest first."""
+    engine = engine_for(settings)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    """SELECT s.relname, s.n_live_tup, s.n_dead_tup,
+                              pg_total_relation_size(s.relid), s.last_autovacuum,
+                              s.last_vacuum, s.autovacuum_count, c.reloptions
+                       FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+                       WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables)
+                       ORDER BY pg_total_relation_size(s.relid) DESC"""
+                ),
+                {"tables": list(EXPECTED_COLUMNS)},
+            ).all()
+    finally:
+        engine.dispose()
+    report = []
+    for name, live, dead, size, last_auto, last_manual, auto_count, options in rows:
+        total = live + dead
+        report.append(
+            {
+                "table": name,
+                "live_rows": live,
+                "dead_rows": dead,
+                "dead_pct": round(100.0 * dead / total, 1) if total else 0.0,
+                "total_mb": round(size / (1024 * 1024), 2),
+                "last_autovacuum": last_auto.isoformat() if last_auto else None,
+                "last_vacuum": last_manual.isoformat() if last_manual else None,
+                "autovacuum_count": auto_count,
+                "autovacuum_tuned": any(
+                    o.startswith("autovacuum_vacuum_scale_factor=") for o in options or []
+                ),
+            }
+        )
+    return report
+
+
 def describe_failure(exc: BaseException, settings: Settings) -> tuple[str, dict[str, Any]]:
     """One line saying what went wrong and what to do, and the fields of its log line."""
     first = (str(exc).strip().splitlines() or [""])[0]
@@ -313,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="folio-migrate", description=__doc__.split("\n")[0])
     parser.add_argument(
         "command",
-        choices=["apply", "verify", "rollback", "break-lock"],
+        choices=["apply", "verify", "rollback", "break-lock", "bloat"],
         nargs="?",
         default="apply",
     )
@@ -359,6 +404,10 @@ def run(command: str, settings: Settings, *, everything: bool = False) -> int:
             log.error("refusing to break the lock: its holder is still connected", **fields)
             return 1
         log.info("migration lock broken", **fields)
+        return 0
+    if command == "bloat":
+        for table in bloat(settings):
+            log.info("table bloat", **table)
         return 0
     problems = verify(settings)
     if problems:
