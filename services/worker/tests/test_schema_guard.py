@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import create_database, drop_database
+from conftest import create_database, drop_database, through_pooler
 from folio_common import jobs
 from folio_common.database import Database
 from folio_common.migrate import apply, migrations_dir
@@ -45,7 +45,8 @@ def behind(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     )
     guarded = {
         **env,
-        "DATABASE_URL": url,
+        "DATABASE_URL": through_pooler(url),
+        "MIGRATE_DATABASE_URL": url,
         "REDIS_NAMESPACE": f"{env['REDIS_NAMESPACE']}-guard-{uuid.uuid4().hex[:6]}",
         "FOLIO_MIGRATIONS": str(source),
         "PART_PAGES": "10",
