@@ -2,9 +2,10 @@
 
 One file owns the environment: a Redis, the ``api`` service and the ``worker`` service,
 each built from its Dockerfile in this folder with the repository root as build context,
-and the variables each needs. ``DATABASE_URL`` (the Supabase pooler URL) and ``API_KEYS``
-are Railway *shared variables* that you set once per environment; everything else is
-declared here. docs/deployment/railway.md explains every value.
+and the variables each needs. ``DATABASE_URL`` (the Supabase transaction pooler URL),
+``MIGRATE_DATABASE_URL`` (its session pooler URL, for the pre-deploy) and ``API_KEYS`` are
+Railway *shared variables* that you set once per environment, before the first apply;
+everything else is declared here. docs/deployment/railway.md explains every value.
 
 The Railway CLI evaluates this file (``railway config plan`` / ``apply``): it finds
 ``.railway/railway.py`` (which loads this file) from the working directory upwards, imports
