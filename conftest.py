@@ -22,6 +22,9 @@ from sqlalchemy import create_engine, text
 
 ADMIN_URL = os.environ.get("FOLIO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("FOLIO_TEST_REDIS", "redis://127.0.0.1:6379/0")
+#: A PgBouncer in transaction mode (.ci/pgbouncer.sh) the processes under test connect
+#: through, as they do through Supabase's Supavisor; migrations still go direct.
+POOLER_URL = os.environ.get("FOLIO_TEST_PG_POOLER", "")
 CORPUS = Path(__file__).resolve().parent.parent / "shared" / "corpus"
 TEST_API_KEY = "test-key-0123456789abcdef"
 OTHER_API_KEY = "other-key-0123456789abcdef"
@@ -70,11 +73,20 @@ def redis_namespace() -> Iterator[str]:
         pass
 
 
+def through_pooler(url: str) -> str:
+    """``url``'s database reached through ``FOLIO_TEST_PG_POOLER`` when it is set."""
+    if not POOLER_URL:
+        return url
+    return POOLER_URL.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1]
+
+
 @pytest.fixture(scope="session")
 def env(database_url: str, redis_namespace: str) -> dict[str, str]:
     """Environment of a Folio process under test. Shared: extend it with ``{**env, ...}``."""
+    pooled = {"MIGRATE_DATABASE_URL": database_url} if POOLER_URL else {}
     return {
-        "DATABASE_URL": database_url,
+        **pooled,
+        "DATABASE_URL": through_pooler(database_url),
         "REDIS_URL": REDIS_URL,
         "REDIS_NAMESPACE": redis_namespace,
         "API_KEYS": f"tester:{TEST_API_KEY},other:{OTHER_API_KEY}",

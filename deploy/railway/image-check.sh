@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the two images the way Railway does, against the local PostgreSQL and Redis:
-# the pre-deploy migration in the API image, the worker, the API, one real job through
+# the pre-deploy migration in both images, the worker, the API, one real job through
 # them, the worker's liveness command, then a graceful stop. `make image-check`.
 #
 # Needs: images folio-api and folio-worker (`make image`), PostgreSQL on 127.0.0.1:5432
@@ -43,8 +43,9 @@ step "recreate database $DB"
 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" \
   2>&1 | grep -v NOTICE || true
 
-step "pre-deploy (API image): folio-migrate apply && folio-migrate verify"
+step "pre-deploy (API image, then worker image): folio-migrate apply && folio-migrate verify"
 "${run[@]}" folio-api /bin/sh -c "folio-migrate apply && folio-migrate verify"
+"${run[@]}" folio-worker /bin/sh -c "folio-migrate apply && folio-migrate verify"
 
 step "start the worker and the API (detached)"
 "${run[@]}" -d --name folio-check-worker folio-worker >/dev/null

@@ -2,24 +2,32 @@
 
 One file owns the environment: a Redis, the ``api`` service and the ``worker`` service,
 each built from its Dockerfile in this folder with the repository root as build context,
-and the variables each needs. ``DATABASE_URL`` (the Supabase pooler URL) and ``API_KEYS``
-are Railway *shared variables* that you set once per environment; everything else is
-declared here. docs/deployment/railway.md explains every value.
+and the variables each needs. ``DATABASE_URL`` (the Supabase transaction pooler URL),
+``MIGRATE_DATABASE_URL`` (its session pooler URL, for the pre-deploy) and ``API_KEYS`` are
+Railway *shared variables* that you set once per environment, before the first apply;
+everything else is declared here. docs/deployment/railway.md explains every value.
 
-The Railway CLI evaluates this file (``railway config plan`` / ``apply``). It looks for the
-nearest ``.railway/railway.py`` from the working directory upwards; from the repository
-root, point it here instead::
+The Railway CLI evaluates this file (``railway config plan`` / ``apply``): it finds
+``.railway/railway.py`` (which loads this file) from the working directory upwards, imports
+it with ``python3`` and calls :func:`main` **with no argument** (CLI v5.43.1,
+``src/iac/eval.rs``), so the CLI tells the file nothing about the environment. The
+environment therefore comes from one explicit source, the variable named by
+:data:`ENVIRONMENT_VARIABLE`, set on the command line::
 
-    railway config plan --file deploy/railway/railway.py
-    railway config apply --file deploy/railway/railway.py
+    FOLIO_RAILWAY_ENVIRONMENT=production railway config plan
 
-deploy/railway/tests/test_railway_iac.py evaluates :func:`main` for staging and production
-and asserts the graph, so a change that would break a deploy fails ``make test`` first.
+A missing or unknown name fails the plan with one line on stderr; nothing falls back to
+staging's sizes. deploy/railway/tests/test_railway_iac.py evaluates the file exactly as the
+CLI does, for each environment, so a change that would break a deploy fails ``make test``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
 
 from railway_sdk import (  # type: ignore[import-untyped]
     Project,
@@ -32,6 +40,9 @@ from railway_sdk import (  # type: ignore[import-untyped]
     service,
 )
 
+#: The variable that names the environment being planned or applied.
+ENVIRONMENT_VARIABLE = "FOLIO_RAILWAY_ENVIRONMENT"
+
 #: Project name shown in Railway.
 PROJECT = "folio"
 
@@ -41,24 +52,34 @@ GITHUB_REPO: str | None = None
 #: Branch Railway deploys from when ``GITHUB_REPO`` is set.
 GITHUB_BRANCH = "main"
 
+#: Folio's deadlines (folio_common/timings.py), loaded by path: the CLI's ``python3``
+#: has railway-sdk but need not have Folio installed. Every timing below derives from it.
+_TIMINGS_FILE = Path(__file__).resolve().parents[2] / "libs/common/src/folio_common/timings.py"
+_spec = importlib.util.spec_from_file_location("folio_timings", _TIMINGS_FILE)
+assert _spec is not None and _spec.loader is not None
+timings = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(timings)
+
 #: Seconds a stopping worker lets running parts finish (``WORKER_SHUTDOWN_TIMEOUT_S``).
-WORKER_SHUTDOWN_TIMEOUT_S = 60
-#: Extra seconds Railway waits after the worker's own shutdown timeout before SIGKILL:
-#: dramatiq's consumer shutdown, the last heartbeat and the log flush.
-DRAINING_MARGIN_S = 30
-#: Longest long-poll the API holds (``MAX_WAIT_S``); the API's draining covers one.
-API_MAX_WAIT_S = 60
-#: Seconds Railway waits for the API's first 200 from the health check. ``folio-api serve``
-#: first waits up to 60 s for Postgres and Redis, then gunicorn boots.
-API_HEALTHCHECK_TIMEOUT_S = 120
-#: Seconds the pre-deploy migration may take (yoyo's lock waits up to 120 s for another).
-PRE_DEPLOY_TIMEOUT_S = 300
+WORKER_SHUTDOWN_TIMEOUT_S: int = timings.WORKER_SHUTDOWN_TIMEOUT_S
+#: Longest long-poll the API holds (``MAX_WAIT_S``); gunicorn's graceful timeout and the
+#: API's draining are derived from it.
+API_MAX_WAIT_S: int = timings.LONGEST_LONG_POLL_S
+#: Seconds Railway waits for the API's first 200: ``folio-api serve`` waits for each
+#: dependency in turn, then gunicorn boots.
+API_HEALTHCHECK_TIMEOUT_S: int = timings.api_healthcheck_timeout_s()
+
+#: The one region every replica runs in: the Supabase project's region (or the nearest
+#: Railway region to it), since every query is a round trip to Supabase. Change it here.
+REGION = "europe-west4-drams3a"
 
 API_HEALTHCHECK_PATH = "/api/v1/health"
 API_START = "folio-api serve"
-#: The pre-deploy command runs in its own container from the API image. ``&&`` needs a
-#: shell, and with a Dockerfile Railway execs commands without one.
-API_PRE_DEPLOY = '/bin/sh -c "folio-migrate apply && folio-migrate verify"'
+#: The pre-deploy command runs in its own container from the service's image, before the
+#: new code starts, on both services: a worker reading a new column must not start before
+#: its migration. ``&&`` needs a shell; with a Dockerfile Railway execs without one.
+#: Applying twice is safe: yoyo's lock serialises the two, the second finds nothing pending.
+PRE_DEPLOY = '/bin/sh -c "folio-migrate apply && folio-migrate verify"'
 WORKER_START = "folio-worker run"
 
 #: Changes that rebuild both services: the shared library, the schema, the lock, the
@@ -103,13 +124,50 @@ SIZES: dict[str, dict[str, int]] = {
         "worker_max_overflow": 0,
     },
 }
-#: Connections the pre-deploy migration holds (yoyo's one connection).
-MIGRATE_CONNECTIONS = 1
+#: Connections the pre-deploy migrations hold: both services run one, each holds yoyo's
+#: lock connection plus the one a migration runs on.
+MIGRATE_CONNECTIONS = 4
+
+
+class UnknownEnvironment(ValueError):
+    """The environment to plan is missing or not one :data:`SIZES` declares."""
 
 
 def sizes_for(environment: str | None) -> dict[str, int]:
-    """Production's sizes in ``production``; staging's in every other environment (PRs too)."""
-    return SIZES["production" if environment == "production" else "staging"]
+    """The sizes of a declared environment; anything else is an error, never a fallback."""
+    if environment not in SIZES:
+        known = ", ".join(sorted(SIZES))
+        shown = repr(environment) if environment else "no environment"
+        raise UnknownEnvironment(
+            f"railway.py: {shown} is not one of {known}; run "
+            f"`{ENVIRONMENT_VARIABLE}=<{'|'.join(sorted(SIZES))}> railway config plan`"
+        )
+    return SIZES[environment]
+
+
+def environment_of(ctx: Any, environ: dict[str, str] | None = None) -> str:
+    """The environment from :data:`ENVIRONMENT_VARIABLE`, checked against the context's.
+
+    A CLI that passes a context naming its environment must agree with the variable, so
+    a plan for one environment can never carry another's sizes.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    declared = environ.get(ENVIRONMENT_VARIABLE, "").strip() or None
+    given = getattr(ctx, "environment", None) if ctx is not None else None
+    if given and declared and given != declared:
+        raise UnknownEnvironment(
+            f"railway.py: {ENVIRONMENT_VARIABLE}={declared} but the CLI plans {given}"
+        )
+    environment = declared or given
+    sizes_for(environment)
+    assert environment is not None
+    return str(environment)
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and a non-zero exit: the CLI shows it and fails the plan."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
 
 
 def connection_budget(sizes: dict[str, int], *, redeploying: bool = True) -> int:
@@ -118,7 +176,7 @@ def connection_budget(sizes: dict[str, int], *, redeploying: bool = True) -> int
     Steady state is every process's full pool. While a service redeploys, the old
     deployment keeps its connections until it has drained and the new one already holds
     its own, so ``redeploying`` counts both services twice (a change to libs/common
-    redeploys both), plus the pre-deploy migration.
+    redeploys both), plus the two pre-deploy migrations.
     """
     api = sizes["api_replicas"] * sizes["web_concurrency"]
     api *= sizes["api_pool_size"] + sizes["api_max_overflow"]
@@ -138,38 +196,42 @@ def _dockerfile_build(path: str, watch: list[str]) -> dict[str, Any]:
 
 @define_railway  # type: ignore[untyped-decorator]  # railway-sdk ships no type hints
 def main(ctx: Any = None) -> Project:
-    """The desired Railway graph for the environment the CLI plans or applies."""
-    ctx = ctx if ctx is not None else create_railway_context()
-    environment = getattr(ctx, "environment", None)
+    """The desired Railway graph for the environment :func:`environment_of` names."""
+    try:
+        environment = environment_of(ctx)
+    except UnknownEnvironment as exc:
+        _fail(str(exc))
+    ctx = create_railway_context(environment=environment)
     size = sizes_for(environment)
-    cache: Service = redis("redis")
+    cache: Service = redis("redis", region=REGION)
 
     shared = {
         "FOLIO_ENV": "production",
         "DATABASE_URL": ctx.shared.DATABASE_URL,
+        # The pre-deploy's URL (session pooler or direct); unset → DATABASE_URL.
+        "MIGRATE_DATABASE_URL": ctx.shared.MIGRATE_DATABASE_URL,
         "DB_SSLMODE": "require",
         "REDIS_URL": cache.env.REDIS_URL,
         "API_KEYS": ctx.shared.API_KEYS,
         "LOG_LEVEL": "info",
         "LOG_FORMAT": "json",
     }
-    api_draining_s = API_MAX_WAIT_S + 15
+    api_draining_s = timings.api_draining_s(API_MAX_WAIT_S)
     api = service(
         "api",
         source=_source(),
         build=_dockerfile_build("deploy/railway/Dockerfile.api", API_WATCH),
         start=API_START,
-        preDeploy=API_PRE_DEPLOY,
+        preDeploy=PRE_DEPLOY,
         healthcheck=API_HEALTHCHECK_PATH,
         healthcheckTimeout=API_HEALTHCHECK_TIMEOUT_S,
-        replicas=size["api_replicas"],
+        replicas={REGION: size["api_replicas"]},
         deploy={
             "restartPolicyType": "ON_FAILURE",
             "restartPolicyMaxRetries": 10,
-            "preDeployTimeoutSeconds": PRE_DEPLOY_TIMEOUT_S,
             # The old deployment keeps serving this long after the new one is healthy,
             # then gets SIGTERM and up to drainingSeconds to finish in-flight requests.
-            "overlapSeconds": 15,
+            "overlapSeconds": timings.API_OVERLAP_S,
             "drainingSeconds": api_draining_s,
         },
         env={
@@ -186,14 +248,15 @@ def main(ctx: Any = None) -> Project:
             "RAILWAY_DEPLOYMENT_DRAINING_SECONDS": str(api_draining_s),
         },
     )
-    worker_draining_s = WORKER_SHUTDOWN_TIMEOUT_S + DRAINING_MARGIN_S
+    worker_draining_s = timings.worker_draining_s(WORKER_SHUTDOWN_TIMEOUT_S)
     worker = service(
         "worker",
         source=_source(),
         build=_dockerfile_build("deploy/railway/Dockerfile.worker", WORKER_WATCH),
         start=WORKER_START,
+        preDeploy=PRE_DEPLOY,
         # No health check: the worker serves no HTTP; Railway marks it active once started.
-        replicas=size["worker_replicas"],
+        replicas={REGION: size["worker_replicas"]},
         deploy={
             "restartPolicyType": "ON_FAILURE",
             "restartPolicyMaxRetries": 10,

@@ -1,9 +1,12 @@
 """The Railway project graph that deploy/railway/railway.py declares, asserted offline.
 
-The file is evaluated the way the Railway CLI evaluates it (``main(ctx)`` → graph) for
-staging and production, so a change that would break a deploy — a renamed command, a
-health check on the worker, draining shorter than the worker's shutdown timeout, a watch
-pattern that misses a rebuild, a variable Folio cannot parse — fails here first.
+The file is evaluated the way the Railway CLI (v5.43.1, ``src/iac/eval.rs``) evaluates
+it: a separate ``python3`` imports ``.railway/railway.py`` from the repository root by file
+path, calls ``main()`` with no argument and prints the graph as JSON. The environment is
+set the documented way (``FOLIO_RAILWAY_ENVIRONMENT``), so a change that would break a
+deploy — production planned with staging's sizes, a renamed command, a health check on
+the worker, draining shorter than the worker's shutdown timeout, a watch pattern that
+misses a rebuild, a variable Folio cannot parse — fails here first.
 """
 
 from __future__ import annotations
@@ -11,27 +14,72 @@ from __future__ import annotations
 import fnmatch
 import importlib.util
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from folio_common import timings
 from folio_common.settings import Settings, describe
 from railway_sdk import create_railway_context  # type: ignore[import-untyped]
 
+# The IaC file is evaluated in a fresh interpreter, as the Railway CLI does.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[3]
 IAC = ROOT / "deploy" / "railway" / "railway.py"
+#: The file the CLI finds from the repository root without ``--file``.
+ENTRY = ROOT / ".railway" / "railway.py"
+#: What the CLI runs: import the file by path, call ``main`` with no argument, print JSON.
+CLI_EVAL = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("railway_sdk_user", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+project = module.main()
+print(json.dumps({"project": project.to_graph()}, default=str))
+"""
 
 #: Supavisor's client limit on the smallest Supabase computes (Nano/Micro): the budget
 #: with every deployment redeploying at once must stay under it.
 SUPAVISOR_MAX_CLIENTS_SMALLEST = 200
 #: Railway's default health-check window; a longer timeout is allowed but not needed.
 RAILWAY_DEFAULT_HEALTHCHECK_TIMEOUT_S = 300
-#: How long ``folio-api serve`` waits for Postgres and Redis before gunicorn even starts.
-API_DEPENDENCY_WAIT_S = 60
+#: How long ``folio-api serve`` may wait for Postgres and Redis before gunicorn starts
+#: (deploy/railway/tests/test_timings.py checks the start command uses the same).
+API_DEPENDENCY_WAIT_S = timings.startup_wait_s()
 ENVIRONMENTS = ("staging", "production")
+#: ``deploy`` keys in Railway's config schema (research/railway.md 1.2, railway.schema.json).
+DOCUMENTED_DEPLOY_FIELDS = {
+    "cronSchedule", "drainingSeconds", "healthcheckPath", "healthcheckTimeout",
+    "limitOverride", "multiRegionConfig", "numReplicas", "overlapSeconds",
+    "preDeployCommand", "region", "registryCredentials", "requiredMountPath",
+    "restartPolicyMaxRetries", "restartPolicyType", "runtime", "sleepApplication",
+    "startCommand",
+}  # fmt: skip
+
+
+def evaluate_as_the_cli(
+    environment: str | None, file: Path = ENTRY
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "FOLIO_RAILWAY_ENVIRONMENT"}
+    if environment is not None:
+        env["FOLIO_RAILWAY_ENVIRONMENT"] = environment
+    return subprocess.run(
+        [sys.executable, "-c", CLI_EVAL, str(file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def load_iac() -> ModuleType:
@@ -45,9 +93,11 @@ def load_iac() -> ModuleType:
 IAC_MODULE = load_iac()
 
 
+@cache
 def graph(environment: str) -> dict[str, Any]:
-    ctx = create_railway_context(environment=environment, command="plan")
-    result: dict[str, Any] = IAC_MODULE.main(ctx).to_graph()
+    done = evaluate_as_the_cli(environment)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)["project"]
     return result
 
 
@@ -59,6 +109,12 @@ def literal(resource: dict[str, Any], name: str) -> str:
     value = resource["variables"][name]
     assert value["type"] == "literal", f"{resource['name']}.{name} is not a literal"
     return str(value["value"])
+
+
+def replicas(resource: dict[str, Any]) -> int:
+    """Replicas across the service's regions (the IaC pins them to one)."""
+    regions = resource["deploy"]["multiRegionConfig"]
+    return sum(int(r["numReplicas"]) for r in regions.values())
 
 
 def watched(patterns: list[str], path: str) -> bool:
@@ -118,17 +174,17 @@ def test_start_commands_match_the_images_and_need_no_shell_expansion(
         assert cmd is not None and json.loads(cmd.group(1)) == argv  # exec form
 
 
-def test_api_pre_deploy_applies_then_verifies_migrations_in_a_shell(
+def test_both_services_apply_then_verify_migrations_before_their_code_starts(
     env_resources: dict[str, dict[str, Any]],
 ) -> None:
-    pre_deploy = env_resources["api"]["deploy"]["preDeployCommand"]
-    assert len(pre_deploy) == 1  # Railway's schema: at most one command
-    assert shlex.split(pre_deploy[0]) == [
-        "/bin/sh",
-        "-c",
-        "folio-migrate apply && folio-migrate verify",
-    ]
-    assert "preDeployCommand" not in env_resources["worker"]["deploy"]
+    for name in ("api", "worker"):
+        pre_deploy = env_resources[name]["deploy"]["preDeployCommand"]
+        assert len(pre_deploy) == 1  # Railway's schema: at most one command
+        assert shlex.split(pre_deploy[0]) == [
+            "/bin/sh",
+            "-c",
+            "folio-migrate apply && folio-migrate verify",
+        ]
 
 
 def test_api_health_check_outlasts_the_dependency_wait(
@@ -174,12 +230,12 @@ def test_redis_url_references_the_redis_service(
         assert redis["output"] == "REDIS_URL"
 
 
-def test_database_url_and_api_keys_come_from_shared_variables(
+def test_secrets_come_from_shared_variables(
     env_resources: dict[str, dict[str, Any]],
 ) -> None:
     for name in ("api", "worker"):
         variables = env_resources[name]["variables"]
-        for shared in ("DATABASE_URL", "API_KEYS"):
+        for shared in ("DATABASE_URL", "MIGRATE_DATABASE_URL", "API_KEYS"):
             assert variables[shared] == {"type": "sharedReference", "name": shared}
         assert literal(env_resources[name], "FOLIO_ENV") == "production"
         assert literal(env_resources[name], "DB_SSLMODE") == "require"
@@ -217,22 +273,67 @@ def test_connection_budget_fits_the_smallest_supabase_pooler() -> None:
     # And the declared variables are the ones the budget counts.
     prod = resources("production")
     api, worker = prod["api"], prod["worker"]
-    counted = api["deploy"]["numReplicas"] * int(literal(api, "WEB_CONCURRENCY")) * (
+    counted = replicas(api) * int(literal(api, "WEB_CONCURRENCY")) * (
         int(literal(api, "DB_POOL_SIZE")) + int(literal(api, "DB_MAX_OVERFLOW"))
-    ) + worker["deploy"]["numReplicas"] * int(literal(worker, "WORKER_PROCESSES")) * (
+    ) + replicas(worker) * int(literal(worker, "WORKER_PROCESSES")) * (
         int(literal(worker, "DB_POOL_SIZE")) + int(literal(worker, "DB_MAX_OVERFLOW"))
     )
     sizes = IAC_MODULE.sizes_for("production")
-    assert IAC_MODULE.connection_budget(sizes, redeploying=False) == counted + 1
+    assert IAC_MODULE.connection_budget(sizes, redeploying=False) == counted + 4
 
 
-def test_production_runs_more_replicas_than_staging() -> None:
+def test_production_graph_carries_production_sizes_not_stagings() -> None:
     prod, staging = resources("production"), resources("staging")
+    assert graph("production") != graph("staging")
+    sizes = IAC_MODULE.SIZES["production"]
+    assert replicas(prod["api"]) == sizes["api_replicas"] == 2
+    assert replicas(prod["worker"]) == sizes["worker_replicas"] == 2
+    assert literal(prod["api"], "WEB_THREADS") == str(sizes["web_threads"]) == "8"
+    assert literal(prod["api"], "DB_POOL_SIZE") == str(sizes["api_pool_size"])
+    assert literal(prod["worker"], "WORKER_PROCESSES") == str(sizes["worker_processes"])
     for name in ("api", "worker"):
-        assert prod[name]["deploy"]["numReplicas"] >= 2
-        assert prod[name]["deploy"]["numReplicas"] > staging[name]["deploy"]["numReplicas"]
-    # Any other environment (PR environments) gets staging's sizes.
-    assert resources("pr-42")["worker"]["deploy"] == staging["worker"]["deploy"]
+        assert replicas(prod[name]) > replicas(staging[name])
+
+
+@pytest.mark.parametrize("environment", [None, "", "prod", "pr-42"])
+def test_no_or_an_unknown_environment_fails_the_plan_with_one_line(
+    environment: str | None,
+) -> None:
+    done = evaluate_as_the_cli(environment)
+    assert done.returncode != 0
+    assert done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert "FOLIO_RAILWAY_ENVIRONMENT" in line
+    assert "production" in line and "staging" in line
+
+
+def test_the_deploy_folder_file_evaluates_like_the_entry_point() -> None:
+    done = evaluate_as_the_cli("production", file=IAC)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["project"] == graph("production")
+
+
+def test_a_context_naming_another_environment_is_refused() -> None:
+    ctx = create_railway_context(environment="staging")
+    with pytest.raises(IAC_MODULE.UnknownEnvironment, match="but the CLI plans staging"):
+        IAC_MODULE.environment_of(ctx, {"FOLIO_RAILWAY_ENVIRONMENT": "production"})
+    assert IAC_MODULE.environment_of(ctx, {}) == "staging"
+
+
+def test_every_replica_runs_in_the_one_region() -> None:
+    for environment in ENVIRONMENTS:
+        found = resources(environment)
+        for name in ("api", "worker", "redis"):
+            regions = found[name]["deploy"]["multiRegionConfig"]
+            assert list(regions) == [IAC_MODULE.REGION], name
+
+
+def test_no_deploy_field_outside_railways_documented_set() -> None:
+    # Railway's config reference and the saved schema (research/railway.md 1.2): a
+    # field no Railway source documents (preDeployTimeoutSeconds) is not relied on.
+    for environment in ENVIRONMENTS:
+        for name in ("api", "worker"):
+            assert set(resources(environment)[name]["deploy"]) <= DOCUMENTED_DEPLOY_FIELDS, name
 
 
 @pytest.mark.parametrize(

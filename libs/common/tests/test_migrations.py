@@ -134,7 +134,9 @@ def test_rollback_undoes_the_latest_then_all_and_apply_works_again(fresh_url: st
     rc, lines, stderr = _migrate(fresh_url, "rollback")
     assert rc == 0, stderr
     assert _folio_lines(lines)[-1]["rolled_back"] == [MIGRATION_IDS[-1]]
-    assert len(_query(fresh_url, "SELECT migration_id FROM _yoyo_migration")) == 3
+    assert len(_query(fresh_url, "SELECT migration_id FROM _yoyo_migration")) == len(
+        MIGRATION_IDS[:-1]
+    )
 
     rc, lines, stderr = _migrate(fresh_url, "rollback", "--all")
     assert rc == 0, stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +18,8 @@ import trustme
 from folio_common.broker import JOBS_QUEUE, create_broker, enqueue_job
 from folio_common.health import DEFAULT_DEADLINE_S, ProbeResult, redis_probe, run_probes
 from folio_common.redis_client import create_redis
-from folio_common.settings import Settings
+from folio_common.settings import Settings, SettingsError
+from folio_common.wait import DependencyUnavailable, wait_for_dependencies
 
 from testsupport.procs import free_port
 
@@ -197,3 +201,115 @@ def test_broker_shares_the_tls_client_pool_and_enqueues_over_tls(
     finally:
         broker.close()
         client.close()
+
+
+# ---- Start-up: a setting no retry can fix stops the process at once, naming it ----------
+
+#: Far above a failing start's seconds, far below the 60-120 s of retries it replaces.
+FAST_EXIT_S = 20.0
+
+
+def _worker_start(env: dict[str, str], **redis_env: str) -> tuple[int, list[str], float]:
+    """``folio-worker run`` with these Redis settings: exit code, log lines, seconds."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "folio-worker"), "run"],
+        env={**environ, **env, **redis_env, "LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    return done.returncode, (done.stdout + done.stderr).splitlines(), elapsed
+
+
+def _assert_stops_naming(lines: list[str], *names: str) -> None:
+    errors = [json.loads(x) for x in lines if x.startswith("{") and '"error"' in x]
+    assert errors, lines
+    assert not any("waiting for redis" in x for x in lines), "retried a misconfiguration"
+    text = " ".join(str(e) for e in errors)
+    for name in names:
+        assert name in text, (name, errors)
+    assert "Traceback" not in "\n".join(lines)
+
+
+def test_wrong_ca_stops_start_up_at_once_naming_the_setting_and_file(
+    env: dict[str, str], tls_redis: TlsRedis
+) -> None:
+    rc, lines, elapsed = _worker_start(
+        env,
+        REDIS_URL=f"rediss://127.0.0.1:{tls_redis.port}/0",
+        REDIS_TLS_CA_FILE=str(tls_redis.other_ca_file),
+    )
+    assert rc != 0
+    _assert_stops_naming(lines, "REDIS_TLS_CA_FILE", str(tls_redis.other_ca_file), "CERTIFICATE")
+    assert elapsed < FAST_EXIT_S
+
+
+def test_missing_ca_file_stops_start_up_at_once_naming_the_setting_and_file(
+    env: dict[str, str], tls_redis: TlsRedis, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    rc, lines, elapsed = _worker_start(
+        env, REDIS_URL=f"rediss://127.0.0.1:{tls_redis.port}/0", REDIS_TLS_CA_FILE=str(missing)
+    )
+    assert rc != 0
+    _assert_stops_naming(lines, "REDIS_TLS_CA_FILE", str(missing))
+    assert elapsed < FAST_EXIT_S
+
+
+def test_tls_against_a_plain_port_stops_start_up_at_once_naming_the_url(
+    env: dict[str, str],
+) -> None:
+    plain = env["REDIS_URL"]
+    rc, lines, elapsed = _worker_start(env, REDIS_URL="rediss://" + plain.removeprefix("redis://"))
+    assert rc != 0
+    _assert_stops_naming(lines, "REDIS_URL", "plain Redis")
+    assert elapsed < FAST_EXIT_S
+
+
+def test_misconfigurations_fail_the_wait_at_once_and_an_unreachable_server_is_retried(
+    env: dict[str, str], tls_redis: TlsRedis
+) -> None:
+    wrong_ca = Settings.from_env(
+        {
+            **env,
+            "REDIS_URL": f"rediss://127.0.0.1:{tls_redis.port}/0",
+            "REDIS_TLS_CA_FILE": str(tls_redis.other_ca_file),
+        }
+    )
+    started = time.monotonic()
+    with pytest.raises(DependencyUnavailable, match="REDIS_TLS_CA_FILE"):
+        wait_for_dependencies(wrong_ca, 60)
+    assert time.monotonic() - started < 5.0  # one attempt, not a minute of retries
+
+    unreachable = Settings.from_env({**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    with pytest.raises(DependencyUnavailable, match="unreachable after 2s"):
+        wait_for_dependencies(unreachable, 2)
+
+
+@pytest.mark.parametrize("value", ["", "   ", "${{redis.REDIS_URL}}"])
+def test_an_empty_or_unresolved_redis_url_is_one_line_naming_the_railway_fix(
+    value: str,
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"REDIS_URL": value})
+    message = str(caught.value)
+    assert caught.value.variable == "REDIS_URL"
+    assert "\n" not in message
+    assert "Railway" in message and "Variables tab" in message
+
+
+def test_a_redis_url_without_a_host_is_refused() -> None:
+    with pytest.raises(SettingsError, match="names no host"):
+        Settings.from_env({"REDIS_URL": "redis://:6379/0"})
+
+
+def test_an_empty_redis_url_stops_the_worker_with_one_json_line(env: dict[str, str]) -> None:
+    rc, lines, _ = _worker_start(env, REDIS_URL="")
+    assert rc == 2
+    (line,) = [json.loads(x) for x in lines if x.startswith("{")]
+    assert line["variable"] == "REDIS_URL"
+    assert "Railway" in line["message"]

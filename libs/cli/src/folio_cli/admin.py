@@ -67,7 +67,7 @@ def emit(doc: Any, as_json: bool, text: Callable[[], None]) -> None:
 
 def migrate_cmd(args: argparse.Namespace, settings: Settings) -> int:
     with unreachable_as_exit():
-        applied = migrate.apply(settings)
+        applied = migrate.apply(migrate.for_migrations(settings))
     print(f"applied: {', '.join(applied)}" if applied else "schema up to date")
     return OK
 

@@ -15,9 +15,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from . import timings
 
 #: Database schemes accepted in ``DATABASE_URL``; Railway and Supabase hand out ``postgres://``.
 POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg2")
@@ -87,10 +90,23 @@ def _parse_database_url(raw: str) -> str:
     return raw.strip()
 
 
+#: What to do on Railway when ``REDIS_URL`` is empty or an unresolved reference.
+REDIS_URL_RAILWAY_FIX = (
+    "on Railway, open the redis service's Variables tab: REDIS_URL must be listed there "
+    "(railway.py declares it; `railway config apply` sets it), then redeploy"
+)
+
+
 def _parse_redis_url(raw: str) -> str:
     value = raw.strip()
+    if not value:
+        raise ValueError(f"empty; {REDIS_URL_RAILWAY_FIX}")
+    if "${{" in value:
+        raise ValueError(f"an unresolved Railway reference; {REDIS_URL_RAILWAY_FIX}")
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("scheme must be redis://, rediss:// or unix://")
+    if not value.startswith("unix://") and not urlsplit(value).hostname:
+        raise ValueError("the URL names no host")
     return value
 
 
@@ -195,6 +211,19 @@ class Settings:
     db_retry_max_time_s: float = setting(
         "DB_RETRY_MAX_TIME_S", _parse_float, 20.0, "seconds a unit of work may spend retrying"
     )
+    migrate_database_url: str = setting(
+        "MIGRATE_DATABASE_URL",
+        lambda raw: _parse_database_url(raw) if raw.strip() else "",
+        "",
+        "URL `folio-migrate` uses (Supabase: the session pooler or direct); empty = `DATABASE_URL`",
+        secret=True,
+    )
+    migrate_statement_timeout_ms: int = setting(
+        "MIGRATE_STATEMENT_TIMEOUT_MS",
+        _parse_int,
+        900_000,
+        "`statement_timeout` of each migration's transaction (`SET LOCAL`); 0 = none",
+    )
     # Redis
     redis_url: str = setting(
         "REDIS_URL",
@@ -249,7 +278,10 @@ class Settings:
     )
     max_upload_mb: int = setting("MAX_UPLOAD_MB", _parse_int, 100, "largest upload accepted")
     max_wait_s: int = setting(
-        "MAX_WAIT_S", _parse_int, 60, "longest `Prefer: wait=N` the API honours"
+        "MAX_WAIT_S",
+        _parse_int,
+        timings.LONGEST_LONG_POLL_S,
+        "longest `Prefer: wait=N` the API honours",
     )
     metrics_token: str = setting(
         "METRICS_TOKEN",
@@ -268,7 +300,7 @@ class Settings:
     worker_shutdown_timeout_s: int = setting(
         "WORKER_SHUTDOWN_TIMEOUT_S",
         _parse_int,
-        60,
+        timings.WORKER_SHUTDOWN_TIMEOUT_S,
         "seconds a stopping worker lets running parts finish",
     )
     default_engine: str = setting(
@@ -396,7 +428,7 @@ class Settings:
     def secrets(self) -> list[str]:
         """The secret values in force, for the log redactor."""
         found = [self.webhook_secret, self.metrics_token, *self.api_keys]
-        for raw in (self.database_url, self.redis_url):
+        for raw in (self.database_url, self.migrate_database_url, self.redis_url):
             password = make_url(raw).password if "://" in raw else None
             found.append(password or "")
         return [s for s in found if len(s) >= 4]

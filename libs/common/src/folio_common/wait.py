@@ -18,7 +18,7 @@ import structlog
 
 from .connections import Role, database
 from .logs import redact_text
-from .redis_client import create_redis
+from .redis_client import RedisMisconfigured, create_redis, ping
 from .settings import Settings
 
 log = structlog.stdlib.get_logger("folio.wait")
@@ -128,6 +128,11 @@ def wait_for_dependencies(settings: Settings, max_time_s: float) -> None:
     wait_for_database(settings, max_time_s)
     client = create_redis(settings)
     try:
-        wait_for("redis", client.ping, max_time_s)
+        wait_for(
+            "redis",
+            lambda: ping(client, settings),
+            max_time_s,
+            permanent=lambda exc: isinstance(exc, RedisMisconfigured),
+        )
     finally:
         client.close()

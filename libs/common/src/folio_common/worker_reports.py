@@ -64,6 +64,7 @@ class WorkerReport:
       parts: parts extracted, per engine.
       duration_buckets: upper bounds (seconds) of the job duration histograms.
       jobs: a duration histogram per (engine, status).
+      schema_problems: why the schema guard holds the process (empty: it takes jobs).
     """
 
     pid: int
@@ -75,6 +76,7 @@ class WorkerReport:
     parts: Mapping[str, int] = field(default_factory=dict)
     duration_buckets: tuple[float, ...] = ()
     jobs: tuple[JobDurations, ...] = ()
+    schema_problems: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -103,6 +105,7 @@ class WorkerReport:
                 )
                 for j in doc["jobs"]
             ),
+            schema_problems=tuple(str(p) for p in doc.get("schema_problems", ())),
         )
 
 

@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from folio_common import timings
 from folio_common.bootstrap import start_process
 from folio_common.logs import get_logger
 from folio_common.wait import DependencyUnavailable, wait_for_dependencies
@@ -21,8 +22,9 @@ log = get_logger("folio.api.cli")
 #: gunicorn's configuration, importable wherever the package is installed.
 GUNICORN_CONFIG = "python:folio_api.gunicorn_config"
 WSGI_APP = "folio_api.wsgi:app"
-#: Default seconds to wait for each dependency before giving up.
-DEFAULT_WAIT_S = 60.0
+#: Default seconds to wait for each dependency before giving up (the health check's
+#: timeout allows for all of them, see folio_common.timings).
+DEFAULT_WAIT_S = float(timings.DEPENDENCY_WAIT_S)
 
 
 def gunicorn_argv(extra: list[str]) -> list[str]:

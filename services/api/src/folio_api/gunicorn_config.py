@@ -17,6 +17,7 @@ import socket
 import tempfile
 from typing import Any
 
+from folio_common import timings
 from folio_common.logs import logging_config
 from folio_common.settings import load_settings
 
@@ -55,8 +56,9 @@ bind = _bind(_settings.port)
 workers = _settings.web_concurrency
 threads = _settings.web_threads
 worker_class = "gthread"
-#: Seconds a stopping worker lets in-flight requests (long-polls included) finish.
-graceful_timeout = 30
+#: Seconds a stopping worker lets in-flight requests finish: a whole long-poll and its
+#: answer (Railway's draining for the API is derived from the same, folio_common.timings).
+graceful_timeout = timings.graceful_timeout_s(_settings.max_wait_s)
 #: A worker whose main loop is silent this long is killed. gthread's loop keeps beating
 #: while request threads (long-polls included) run, so this does not cap request time.
 timeout = 60

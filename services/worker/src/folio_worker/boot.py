@@ -18,6 +18,7 @@ from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 
 from .middleware import Heartbeat, LogContext, Sweeping, WorkerProcess
+from .schema_guard import SchemaGuard
 
 #: Retries of a message after a transient error (a database or Redis outage). The job's
 #: own attempts are bounded separately by MAX_ATTEMPTS, enforced at claim and by the sweeper.
@@ -28,7 +29,8 @@ MAX_BACKOFF_MS = 60_000
 
 def worker_middleware(settings: Settings) -> list[Middleware]:
     """Dramatiq's defaults with Folio's retry policy, then Folio's own, in hook order:
-    the runtime is built first; at shutdown the sandboxes are closed last."""
+    the runtime is built first (``after_process_boot``); the schema guard decides before
+    any worker thread takes a message; at shutdown the sandboxes are closed last."""
     middleware = [m() for m in default_middleware if m is not Retries]
     return [
         *middleware,
@@ -40,6 +42,7 @@ def worker_middleware(settings: Settings) -> list[Middleware]:
         Heartbeat(),
         Sweeping(),
         WorkerProcess(settings),
+        SchemaGuard(),
     ]
 
 

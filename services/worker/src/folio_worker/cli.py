@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 
-from folio_common import worker_reports
+from folio_common import memory_budget, timings, worker_reports
 from folio_common.bootstrap import start_process
 from folio_common.connections import Connections, Role
 from folio_common.logs import get_logger
@@ -24,8 +24,9 @@ from folio_common.wait import DependencyUnavailable, wait_for_dependencies
 
 log = get_logger("folio.worker")
 
-#: Seconds ``run`` waits for PostgreSQL and Redis before giving up (the platform restarts it).
-STARTUP_WAIT_S = 120.0
+#: Seconds ``run`` waits for each of PostgreSQL and Redis before giving up (the platform
+#: restarts it); one number for every start command, see folio_common.timings.
+STARTUP_WAIT_S = float(timings.DEPENDENCY_WAIT_S)
 #: Longest pause between polls of an idle queue, in milliseconds: the floor of a small
 #: job's latency, against a few dozen cheap Redis calls per second per idle process.
 POLL_INTERVAL_MS = 25
@@ -42,12 +43,38 @@ def dramatiq_args(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+def size_sandboxes(settings: Settings) -> bool:
+    """Fit the sandboxes' memory limit to the container's (False: it cannot fit at all).
+
+    The worker processes Dramatiq forks read ``JOB_MEMORY_LIMIT_MB`` from the environment.
+    """
+    limit_mb = memory_budget.read_memory_limit_mb()
+    plan = memory_budget.plan(
+        limit_mb, settings.worker_processes, settings.worker_threads, settings.job_memory_limit_mb
+    )
+    if not plan.fits:
+        log.error(memory_budget.describe(plan), container_mb=limit_mb, base_mb=plan.base_mb)
+        return False
+    if plan.lowered:
+        os.environ["JOB_MEMORY_LIMIT_MB"] = str(plan.sandbox_limit_mb)
+        log.warning(
+            "sandbox memory limit lowered to fit the container",
+            container_mb=limit_mb,
+            sandbox_limit_mb=plan.sandbox_limit_mb,
+            requested_mb=plan.requested_mb,
+            worst_case_mb=plan.worst_case_mb,
+        )
+    return True
+
+
 def run(settings: Settings) -> int:
     # Idle consumers poll Redis at most this far apart (Dramatiq's default, 1 s, is the
     # latency floor of a small job). Read when dramatiq is first imported, so set it first.
     os.environ.setdefault("dramatiq_worker_timeout", str(POLL_INTERVAL_MS))
     import dramatiq.cli
 
+    if not size_sandboxes(settings):
+        return 2
     try:
         wait_for_dependencies(settings, STARTUP_WAIT_S)
     except DependencyUnavailable as exc:
@@ -64,12 +91,19 @@ def run(settings: Settings) -> int:
 
 
 def healthcheck(settings: Settings) -> int:
-    """0 when a worker process on this host beat recently, 1 otherwise."""
+    """0 when a worker process on this host beat recently and takes jobs, 1 otherwise."""
+    from .schema_guard import waiting
+
     host = socket.gethostname()
     try:
-        alive = worker_reports.alive(create_redis(settings), settings, prefix=f"{host}:")
+        client = create_redis(settings)
+        alive = worker_reports.alive(client, settings, prefix=f"{host}:")
+        held = waiting(client, settings, prefix=f"{host}:")
     except Exception as exc:
         log.error("worker healthcheck failed", error=f"{type(exc).__name__}: {exc}")
+        return 1
+    if held:
+        log.error("worker waiting for the schema: taking no job", workers=held)
         return 1
     if alive:
         log.info("worker alive", workers=alive)

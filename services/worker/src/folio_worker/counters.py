@@ -84,6 +84,7 @@ class WorkerCounters:
         self._parts: dict[str, int] = {}
         self._jobs: dict[tuple[str, str], _Histogram] = {}
         self._changed = threading.Event()
+        self._schema_problems: list[str] = []
 
     def part_done(self, engine: str, pages: int) -> None:
         """A part's pages were extracted and recorded."""
@@ -101,6 +102,14 @@ class WorkerCounters:
         with self._lock:
             self._jobs.setdefault((job.engine, job.status), _Histogram()).observe(seconds)
         self._changed.set()
+
+    def set_schema_problems(self, problems: list[str]) -> None:
+        """Why the schema guard holds this process (empty: it does not)."""
+        with self._lock:
+            changed = problems != self._schema_problems
+            self._schema_problems = list(problems)
+        if changed:
+            self._changed.set()
 
     def take_changed(self) -> bool:
         """True once after each change: the beat then publishes without waiting."""
@@ -128,6 +137,7 @@ class WorkerCounters:
                 pages=dict(self._pages),
                 parts=dict(self._parts),
                 duration_buckets=DURATION_BUCKETS,
+                schema_problems=tuple(self._schema_problems),
                 jobs=tuple(
                     histogram.durations(engine, status)
                     for (engine, status), histogram in sorted(self._jobs.items())
