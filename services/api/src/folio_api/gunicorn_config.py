@@ -51,10 +51,17 @@ def _logconfig() -> dict[str, Any]:
     return config
 
 
-bind = _bind(_settings.port)
+#: With no API_KEYS the API accepts the published development key (folio_api.auth), so it
+#: listens on loopback only: never reachable from the LAN with a key anyone can read.
+DEV_FALLBACK = not _settings.api_keys and _settings.env != "production"
+bind = [f"127.0.0.1:{_settings.port}"] if DEV_FALLBACK else _bind(_settings.port)
 workers = _settings.web_concurrency
 threads = _settings.web_threads
-worker_class = "gthread"
+#: gthread whose main loop reads request heads under HEADER_TIMEOUT_S (slow clients).
+worker_class = "folio_api.head_worker.HeadFirstWorker"
+#: No control socket: Folio does not use gunicornc, and its default path is shared by
+#: every gunicorn instance on a host (one would take over another's).
+control_socket_disable = True
 #: Seconds a stopping worker lets in-flight requests (long-polls included) finish.
 graceful_timeout = 30
 #: A worker whose main loop is silent this long is killed. gthread's loop keeps beating

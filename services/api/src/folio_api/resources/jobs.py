@@ -26,7 +26,7 @@ from folio_common.settings import Settings
 from sqlalchemy import Connection
 
 from folio_api.errors import CONFLICT, Problem, not_found, validation_error
-from folio_api.longpoll import JobWaiter, apply_wait_preference, preferred_wait
+from folio_api.longpoll import JobWaiter, preferred_wait
 from folio_api.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -88,8 +88,7 @@ class JobsResource:
         if created:
             self._enqueue(job, req.context.request_id)
         if wait_s is not None:
-            apply_wait_preference(resp, wait_s)
-            job = self._waiter.wait(job.id, owner, wait_s) or job
+            job = self._waiter.wait(job.id, owner, wait_s, resp) or job
         resp.status = falcon.HTTP_202 if created and not job.is_terminal else falcon.HTTP_200
         resp.location = job_path(job.id)
         resp.media = job_document(job)
@@ -201,8 +200,7 @@ class JobResource:
         if wait_s is None:
             job = self._db.transaction(jobs.get_job, str(job_id), req.context.owner)
         else:
-            apply_wait_preference(resp, wait_s)
-            job = self._waiter.wait(str(job_id), req.context.owner, wait_s)
+            job = self._waiter.wait(str(job_id), req.context.owner, wait_s, resp)
         if job is None:
             raise not_found()
         resp.media = job_document(job)
