@@ -18,6 +18,22 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
+class InvalidLimit(ValueError):
+    """``limit`` is not a whole number from 1 to :data:`MAX_LIMIT`."""
+
+
+def parse_limit(raw: str | None) -> int:
+    """The page size asked for; :data:`DEFAULT_LIMIT` when absent.
+
+    ASCII digits only: ``str.isdigit()`` also accepts ``"²"``, which ``int()`` refuses.
+    """
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidLimit(raw)
+    return int(raw)
+
+
 class InvalidCursor(ValueError):
     """The cursor was not made by :func:`encode_cursor`."""
 

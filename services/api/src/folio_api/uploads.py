@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
-from falcon.media.multipart import MultipartForm
+from falcon.media.multipart import BodyPart, MultipartForm
+from falcon.util import BufferedReader
 from folio_common.blobs import read_file_chunks
 from folio_common.jobs import Job
 from folio_common.options import is_http_url, page_ranges
@@ -198,25 +199,49 @@ def _bad_request(detail: str) -> Problem:
     return Problem(falcon.HTTP_400, VALIDATION_ERROR, detail)
 
 
+def multipart_form(req: falcon.Request, max_bytes: int) -> MultipartForm:
+    """The parts of the body, streamed; a chunked body (no Content-Length) too.
+
+    Falcon's own ``get_media()`` needs a Content-Length (it asserts one); gunicorn
+    de-chunks ``req.stream``, so a chunked body is read from it, at most ``max_bytes``.
+    """
+    if req.content_length is not None:
+        form: MultipartForm = req.get_media()
+        return form
+    handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
+    assert isinstance(handler, falcon.media.MultipartFormHandler)
+    stream = BufferedReader(req.stream.read, max_bytes)
+    return handler.deserialize(stream, req.content_type, None)
+
+
+def part_names(part: BodyPart) -> tuple[str | None, str | None]:
+    """(name, filename) of a part; 400 when its Content-Disposition is not UTF-8."""
+    try:
+        return part.name, part.filename
+    except UnicodeDecodeError:
+        raise _bad_request("a part's Content-Disposition header is not valid UTF-8") from None
+
+
 def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
     """A ``multipart/form-data`` upload: field ``file`` plus option fields, in any order."""
     limit = settings.max_upload_bytes
     fields: dict[str, str] = {}
     found: tuple[Any, int, str] | None = None
     filename: str | None = None
-    form: MultipartForm = req.get_media()
+    form = multipart_form(req, limit + MULTIPART_OVERHEAD)
     try:
         for part in form:
-            if part.name == "file":
+            name, raw_filename = part_names(part)
+            if name == "file":
                 if found is not None:
                     raise _bad_request("send exactly one 'file' part")
-                filename = clean_filename(part.filename)
+                filename = clean_filename(raw_filename)
                 found = spool(part.stream.read, limit)
-            elif part.name in OPTION_FIELDS:
-                fields[part.name] = part.get_text() or ""
+            elif name in OPTION_FIELDS:
+                fields[name] = part.get_text() or ""
             else:
                 raise validation_error(
-                    str(part.name), f"unknown field; expected file, {', '.join(OPTION_FIELDS)}"
+                    str(name), f"unknown field; expected file, {', '.join(OPTION_FIELDS)}"
                 )
         if found is None:
             raise _bad_request("the multipart body has no 'file' part")
@@ -238,7 +263,10 @@ def read_raw(req: falcon.Request, settings: Settings) -> Upload:
             )
     fields = {name: req.get_param(name) or "" for name in OPTION_FIELDS}
     options = parse_options(fields, settings)
-    spooled, size, sha256 = spool(req.bounded_stream.read, settings.max_upload_bytes)
+    # A chunked body has no Content-Length, and bounded_stream would read none of it;
+    # gunicorn de-chunks req.stream and ends it with the body (spool() bounds the size).
+    read = req.bounded_stream.read if req.content_length is not None else req.stream.read
+    spooled, size, sha256 = spool(read, settings.max_upload_bytes)
     if req.content_length is not None and size != req.content_length:
         # The client closed its side early: a truncated upload is not the client's file.
         spooled.close()

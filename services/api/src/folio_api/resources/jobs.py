@@ -28,11 +28,12 @@ from sqlalchemy import Connection
 from folio_api.errors import CONFLICT, Problem, not_found, validation_error
 from folio_api.longpoll import JobWaiter, preferred_wait
 from folio_api.pagination import (
-    DEFAULT_LIMIT,
     MAX_LIMIT,
     InvalidCursor,
+    InvalidLimit,
     decode_cursor,
     encode_cursor,
+    parse_limit,
 )
 from folio_api.uploads import Upload, read_upload
 
@@ -162,12 +163,10 @@ class JobsResource:
         status = req.get_param("status") or None
         if status is not None and status not in jobs.STATUSES:
             raise validation_error("status", f"status must be one of {', '.join(jobs.STATUSES)}")
-        raw_limit = req.get_param("limit")
-        limit = DEFAULT_LIMIT
-        if raw_limit is not None:
-            if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-                raise validation_error("limit", f"limit must be a whole number 1-{MAX_LIMIT}")
-            limit = int(raw_limit)
+        try:
+            limit = parse_limit(req.get_param("limit"))
+        except InvalidLimit:
+            raise validation_error("limit", f"limit must be a whole number 1-{MAX_LIMIT}") from None
         cursor = req.get_param("cursor")
         try:
             before = decode_cursor(cursor) if cursor else None
