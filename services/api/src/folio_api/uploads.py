@@ -20,8 +20,9 @@ import falcon
 from falcon.media.multipart import BodyPart, MultipartForm
 from falcon.util import BufferedReader
 from folio_common.blobs import read_file_chunks
+from folio_common.callback_urls import CallbackRefused, check_at_submission
 from folio_common.jobs import Job
-from folio_common.options import is_http_url, page_ranges
+from folio_common.options import page_ranges
 from folio_common.settings import ENGINES, Settings
 
 from folio_api.errors import (
@@ -172,8 +173,11 @@ def parse_options(fields: Mapping[str, str], settings: Settings) -> Options:
             "pages", "pages must be page numbers and ranges from 1, such as '1-5,9'"
         )
     callback_url = fields.get("callback_url") or None
-    if callback_url is not None and (len(callback_url) > 2048 or not is_http_url(callback_url)):
-        raise validation_error("callback_url", "callback_url must be an absolute http(s) URL")
+    if callback_url is not None:
+        try:
+            check_at_submission(callback_url, settings.webhook_allow_private)
+        except CallbackRefused as exc:
+            raise validation_error("callback_url", str(exc)) from None
     return Options(engine, pages, fields.get("password") or None, callback_url)
 
 
