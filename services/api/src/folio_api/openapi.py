@@ -63,6 +63,12 @@ COMMON_PROBLEMS: Doc = {
         "No or unknown API key (`unauthorized`)",
         {"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
+    "429": _problem(
+        "A per-key limit was reached (`rate_limited`; `limit` names it: "
+        "RATE_LIMIT_PER_MINUTE, MAX_CONCURRENT_UPLOADS, MAX_JOBS_IN_FLIGHT or MAX_STORED_MB); "
+        "retry after `Retry-After` s. See docs/security.md",
+        {"Retry-After": {"schema": {"type": "integer"}}},
+    ),
     "500": _problem("Unexpected error (`internal`); logged with the request id"),
     "503": _problem(
         f"Database busy or unreachable (`unavailable`); retry after {RETRY_AFTER_S} s",
