@@ -533,8 +533,9 @@ METRICS: Doc = {
     "operationId": "metrics",
     "summary": "Prometheus metrics: requests, pool, jobs, queues, workers",
     "description": (
-        "Prometheus text exposition format 0.0.4. Open to any API key, or to the "
-        "`METRICS_TOKEN` (a scraper's token that is no tenant's key), sent as "
+        "Prometheus text exposition format 0.0.4. Fleet-wide for the `METRICS_TOKEN` (a "
+        "scraper's token that is no tenant's key) or a key named in `OPERATOR_KEYS`; any "
+        "other API key gets its own jobs' `folio_jobs*` figures only. Sent as "
         "`Authorization: Bearer <token>`. HTTP and pool figures are summed over the "
         "replica's gunicorn processes (pool gauges also per `pid`); job, queue and worker "
         "figures are read from PostgreSQL and Redis at each scrape "
@@ -555,8 +556,10 @@ STATS: Doc = {
     "operationId": "stats",
     "summary": "The fleet at a glance: jobs per status, stuck jobs, queues, workers",
     "description": (
-        "Counts over every tenant's jobs (no job details). A member is `null` when its "
-        "source (PostgreSQL or Redis) did not answer."
+        "Counts over every tenant's jobs (no job details) for a key named in "
+        "`OPERATOR_KEYS`; any other key gets counts over its own jobs, with `queues` and "
+        "`workers` null (they are shared). A member is `null` when its source "
+        "(PostgreSQL or Redis) did not answer."
     ),
     "responses": {"200": _json("The figures", _ref("Stats")), **COMMON_PROBLEMS},
 }
