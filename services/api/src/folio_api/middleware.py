@@ -1,4 +1,4 @@
-"""Request ids and the access log: one structured line per request.
+"""Request ids, ``nosniff`` and the access log: one structured line per request.
 
 The request id comes from ``X-Request-ID`` when it is safe to log and echo back
 (≤ 128 characters of ``[A-Za-z0-9._-]``), else a fresh one. It is bound to the log
@@ -84,6 +84,9 @@ class RequestContext:
             deadline.cancel()
         request_id = req.context.get("request_id") or request_id_from(None)
         resp.set_header(REQUEST_ID_HEADER, request_id)
+        # Every response, errors included: a browser must never sniff a JSON or text body
+        # (an extracted page, a filename echoed back) into HTML.
+        resp.set_header("X-Content-Type-Options", "nosniff")
         started: float = req.context.get("started") or time.perf_counter()
         status = resp.status_code
         log_method = log.warning if status >= 500 else log.info
