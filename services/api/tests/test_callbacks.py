@@ -47,3 +47,29 @@ def test_raw_uploads_are_checked_the_same_way(strict_api):
 def test_a_public_address_is_accepted(strict_api):
     result = strict_api.submit(fields={"callback_url": "https://[2606:4700:4700::1111]/hook"})
     assert result.status_code == 202, result.text
+
+
+def test_the_delivery_state_is_shown_on_the_job(api):
+    from folio_common import jobs
+
+    job_id = api.submit(fields={"callback_url": "http://127.0.0.1:9/hook"}).json["id"]
+    assert api.get(f"/api/v1/jobs/{job_id}").json["webhook"]["state"] == "pending"
+
+    def record(attempt: int, code: int | None, error: str | None, ok: bool) -> dict:
+        api.db.transaction(
+            jobs.record_delivery, job_id, webhook_id=f"msg_{job_id}", attempt=attempt,
+            status_code=code, error=error, delivered=ok,
+        )  # fmt: skip
+        return api.get(f"/api/v1/jobs/{job_id}").json["webhook"]
+
+    retrying = record(1, None, "cannot resolve example.invalid", False)
+    assert (retrying["state"], retrying["attempts"]) == ("retrying", 1)
+    assert retrying["last_error"] == "cannot resolve example.invalid"
+    delivered = record(2, 204, None, True)
+    assert (delivered["state"], delivered["attempts"], delivered["last_status_code"]) == (
+        "delivered",
+        2,
+        204,
+    )
+    other = api.new_job()
+    assert "webhook" not in api.get(f"/api/v1/jobs/{other}").json  # no callback, no state

@@ -163,6 +163,20 @@ SCHEMAS: Doc = {
                 }
             ),
             "callback_url": _nullable({"type": "string"}),
+            "webhook": {
+                "type": "object",
+                "description": "on GET of a job with a callback_url: where its webhook stands",
+                "properties": {
+                    "state": {
+                        "type": "string",
+                        "enum": ["pending", "delivered", "retrying", "failed", "refused"],
+                    },
+                    "attempts": {"type": "integer"},
+                    "last_status_code": _nullable({"type": "integer"}),
+                    "last_error": _nullable({"type": "string"}),
+                    "last_attempt_at": _nullable({"type": "string", "format": "date-time"}),
+                },
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "started_at": _nullable({"type": "string", "format": "date-time"}),
             "finished_at": _nullable({"type": "string", "format": "date-time"}),

@@ -16,7 +16,7 @@ import falcon
 import redis
 import sqlalchemy.exc
 from folio_common import broker as messages
-from folio_common import jobs, lifecycle
+from folio_common import jobs, lifecycle, webhook_state
 from folio_common.blobs import BlobStore, source_key
 from folio_common.database import Database
 from folio_common.documents import job_document, job_path
@@ -202,7 +202,13 @@ class JobResource:
             job = self._waiter.wait(str(job_id), req.context.owner, wait_s, resp)
         if job is None:
             raise not_found()
-        resp.media = job_document(job)
+        resp.media = job_document(job, self._webhook(job))
+
+    def _webhook(self, job: jobs.Job) -> dict[str, Any] | None:
+        if not job.callback_url:
+            return None
+        attempts = self._settings.webhook_max_attempts
+        return self._db.transaction(webhook_state.webhook_document, job.id, attempts)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         cancelled = self._db.transaction(self._cancel_or_purge, str(job_id), req.context.owner)
