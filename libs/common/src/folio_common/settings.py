@@ -259,7 +259,7 @@ class Settings:
         "METRICS_TOKEN",
         _parse_token,
         "",
-        "bearer token (≥ 16 characters) that may read `/api/v1/metrics` besides any API key",
+        "bearer token (≥ 16 characters) that reads fleet-wide `/api/v1/metrics` (a scraper's)",
         secret=True,
     )
     # Front door: deadlines, long-poll caps and per-key limits (docs/security.md)
