@@ -129,6 +129,8 @@ class KeyLimits:
                 QUOTA_RETRY_AFTER_S,
             )
         quota = settings.max_stored_mb * 1024 * 1024
+        # A body announced over MAX_UPLOAD_MB is refused with 413 by the upload itself.
+        announced_bytes = min(announced_bytes, settings.max_upload_bytes)
         if settings.max_stored_mb and used.stored_bytes + announced_bytes > quota:
             raise rate_limited(
                 "MAX_STORED_MB",
