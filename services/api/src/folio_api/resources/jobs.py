@@ -28,12 +28,14 @@ from sqlalchemy import Connection
 from folio_api.errors import CONFLICT, Problem, not_found, validation_error
 from folio_api.longpoll import JobWaiter, preferred_wait
 from folio_api.pagination import (
+    LISTING_PARAMS,
     MAX_LIMIT,
     InvalidCursor,
     InvalidLimit,
     decode_cursor,
     encode_cursor,
     parse_limit,
+    unknown_param,
 )
 from folio_api.uploads import Upload, read_upload
 
@@ -160,6 +162,10 @@ class JobsResource:
 
     @staticmethod
     def _listing_params(req: falcon.Request) -> tuple[str | None, int, Any]:
+        if (unknown := unknown_param(req.params)) is not None:
+            raise validation_error(
+                unknown, f"unknown parameter; expected {', '.join(LISTING_PARAMS)}"
+            )
         status = req.get_param("status") or None
         if status is not None and status not in jobs.STATUSES:
             raise validation_error("status", f"status must be one of {', '.join(jobs.STATUSES)}")
