@@ -74,7 +74,9 @@ def probe_latencies(base: str, duration_s: float) -> list[float]:
 
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    found = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(f"probes: {len(values)}, p99 {found * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms")
+    return found
 
 
 def run_during(attack: Callable[[], None], base: str) -> list[float]:
