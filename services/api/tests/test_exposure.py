@@ -3,6 +3,7 @@ gunicorn control socket, ``nosniff`` on every response."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -51,5 +52,31 @@ def test_the_development_key_listens_on_loopback_only(env, tmp_path: Path) -> No
         assert f'"bind": ["127.0.0.1:{port}"]' in log
         # No control socket at gunicorn's default path (shared by every instance on a host).
         assert not (runtime / "gunicorn.ctl").exists()
+    finally:
+        service.stop()
+
+
+@pytest.mark.slow
+def test_gunicorns_own_refusals_are_problem_json_with_nosniff(env, tmp_path: Path) -> None:
+    service, base = start_api(env, tmp_path)
+    host, port = base.removeprefix("http://").split(":")
+    try:
+        for request in (
+            b"GARBAGE\r\n\r\n",  # not a request line
+            b"GET /api/v1/jobs HTTP/9.9\r\nHost: x\r\n\r\n",  # no such version
+            b"GET /api/v1/jobs HTTP/1.1\r\nBad Header\r\n\r\n",  # not a header
+        ):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(request)
+                answer = b""
+                while chunk := sock.recv(4096):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 4"), answer[:200]
+            assert b"X-Content-Type-Options: nosniff" in head
+            assert b"Content-Type: application/problem+json" in head
+            problem = json.loads(body)
+            assert problem["status"] == int(head.split()[1])
+            assert problem["code"] == "validation_error"
     finally:
         service.stop()

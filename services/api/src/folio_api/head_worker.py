@@ -17,6 +17,7 @@ stock path. Bodies are bounded separately, per read and in total
 from __future__ import annotations
 
 import contextlib
+import json
 import selectors
 import time
 from collections import deque
@@ -25,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from folio_common.settings import load_settings
+from gunicorn import util as gunicorn_util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 #: Bytes read from a socket per readable event.
@@ -36,12 +38,18 @@ HEAD_END = b"\r\n\r\n"
 MAX_HEAD_BYTES = 64 * 1024
 
 
-def _answer(status: str, detail: str) -> bytes:
-    """A complete problem+json response, sent before closing a connection."""
-    code = int(status.split(maxsplit=1)[0])
-    body = (
-        f'{{"type":"/api/v1/docs#error-validation_error","title":"{status}",'
-        f'"status":{code},"detail":"{detail}","code":"validation_error"}}'
+def _answer(code: int, reason: str, detail: str) -> bytes:
+    """A complete problem+json response, sent by the worker itself before closing."""
+    status = f"{code} {reason}"
+    problem_code = "validation_error" if code < 500 else "internal"
+    body = json.dumps(
+        {
+            "type": f"/api/v1/docs#error-{problem_code}",
+            "title": status,
+            "status": code,
+            "detail": detail,
+            "code": problem_code,
+        }
     ).encode()
     head = (
         f"HTTP/1.1 {status}\r\nConnection: close\r\n"
@@ -51,10 +59,16 @@ def _answer(status: str, detail: str) -> bytes:
     return head.encode() + body
 
 
+def _write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own refusals (a malformed request line, too many headers…), which it
+    writes as an HTML page, as problem+json with ``nosniff`` like every other answer."""
+    gunicorn_util.write_nonblock(sock, _answer(status_int, reason, mesg))
+
+
 #: What a client that ran out of time, or sent too large a head, is told before closing.
-_TIMEOUT_RESPONSE = _answer("408 Request Timeout", "the request head did not arrive in time")
+_TIMEOUT_RESPONSE = _answer(408, "Request Timeout", "the request head did not arrive in time")
 _TOO_LARGE_RESPONSE = _answer(
-    "431 Request Header Fields Too Large", "the request head is too large"
+    431, "Request Header Fields Too Large", "the request head is too large"
 )
 
 
@@ -79,6 +93,11 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         self.header_timeout_s = load_settings().header_timeout_s
         # In deadline order: every entry gets the same timeout when it is appended.
         self.heads: deque[_Head] = deque()
+
+    def init_process(self) -> None:
+        # In this worker process only: gunicorn's error page goes through util.write_error.
+        gunicorn_util.write_error = _write_problem
+        super().init_process()
 
     def enqueue_req(self, conn: TConn) -> None:
         """Every route into the pool (accept, keep-alive, pipelining) reads the head first."""
