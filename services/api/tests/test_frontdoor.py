@@ -162,3 +162,34 @@ def test_long_polls_from_one_key_do_not_starve_another(gunicorn: str) -> None:
     # One wait (the per-key cap) was applied; the rest were answered at once without it.
     applied = [r for r in answered if r.headers.get("Preference-Applied")]
     assert len(applied) == 1
+
+
+def test_pipelined_and_split_heads_are_served(gunicorn: str) -> None:
+    """Reading heads in the poller keeps HTTP/1.1 whole: pipelined requests, a head split
+    over several packets on a kept-alive connection, a body sent with its head."""
+    host, port = gunicorn.removeprefix("http://").split(":")
+    live = b"GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def read_answers(sock: socket.socket, count: int) -> bytes:
+        data = b""
+        for _ in range(50):  # bounded
+            if data.count(b"HTTP/1.1 200") >= count and data.endswith(b"}"):
+                break
+            data += sock.recv(65536)
+        return data
+
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(live * 3)
+        assert read_answers(sock, 3).count(b"HTTP/1.1 200") == 3
+        for piece in (live[:20], live[20:35], live[35:]):
+            sock.sendall(piece)
+            time.sleep(0.3)
+        assert read_answers(sock, 1).count(b"HTTP/1.1 200") == 1
+    pdf = make_pdf(1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TEST_API_KEY}\r\n"
+            f"Content-Type: application/pdf\r\nContent-Length: {len(pdf)}\r\n\r\n".encode()
+            + pdf
+        )
+        assert sock.recv(64).startswith(b"HTTP/1.1 202")
