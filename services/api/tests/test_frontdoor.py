@@ -193,3 +193,29 @@ def test_pipelined_and_split_heads_are_served(gunicorn: str) -> None:
             + pdf
         )
         assert sock.recv(64).startswith(b"HTTP/1.1 202")
+
+
+def test_the_body_deadline_counts_the_time_the_head_took(env, tmp_path) -> None:
+    """Head and body share one deadline from the first byte: a client that spent the
+    body's whole allowance (30 s + size / 64 KiB/s) trickling its head gets no fresh 30 s
+    for its body; the half-sent body is cut at once (400), not after another 30 s (408)."""
+    service, base = start_api({**env, "WEB_CONCURRENCY": "1", "HEADER_TIMEOUT_S": "60"}, tmp_path)
+    host, port = base.removeprefix("http://").split(":")
+    pdf = make_pdf(1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
+            sock.sendall(
+                f"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TEST_API_KEY}"
+                f"\r\nContent-Type: application/pdf\r\nContent-Length: {len(pdf)}\r\n".encode()
+            )
+            for i in range(32):  # 32 s of head, one line a second: over the 30 s allowance
+                sock.sendall(f"X-Slow-{i}: a\r\n".encode())
+                time.sleep(1.0)
+            sock.sendall(b"\r\n" + pdf[: len(pdf) // 2])
+            sent = time.monotonic()
+            answer = sock.recv(4096)
+            waited = time.monotonic() - sent
+    finally:
+        service.stop()
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert waited < 15, waited  # not the 30 s a fresh per-read timeout would take

@@ -11,7 +11,8 @@ answered 408 and closed, having cost one file descriptor, never a thread.
 This leans on gthread internals (``TConn.init``, the parser's ``unreader``), checked
 against gunicorn 27.0; TLS connections (not used: the edge proxy terminates TLS) take the
 stock path. Bodies are bounded separately, per read and in total
-(:func:`folio_api.middleware.bound_body`).
+(:func:`folio_api.middleware.bound_body`), the total counted from when the head began to
+arrive (``environ["folio.head_started"]``), so head and body share one deadline.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import json
 import selectors
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -28,6 +31,8 @@ from typing import Any
 from folio_common.settings import load_settings
 from gunicorn import util as gunicorn_util
 from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from folio_api.middleware import HEAD_STARTED_ENV
 
 #: Bytes read from a socket per readable event.
 RECV_SIZE = 8192
@@ -74,9 +79,10 @@ _TOO_LARGE_RESPONSE = _answer(
 
 @dataclass
 class _Head:
-    """A connection whose head is being read: its bytes so far and its deadline."""
+    """A connection whose head is being read: when it began, its deadline, its bytes."""
 
     conn: TConn
+    started: float
     deadline: float
     data: bytearray = field(default_factory=bytearray)
 
@@ -93,6 +99,23 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         self.header_timeout_s = load_settings().header_timeout_s
         # In deadline order: every entry gets the same timeout when it is appended.
         self.heads: deque[_Head] = deque()
+        self._request_started = threading.local()
+
+    def load_wsgi(self) -> None:
+        """The app, told when its request began to arrive (the body deadline counts it)."""
+        super().load_wsgi()
+        app: Callable[..., Any] = self.wsgi  # type: ignore[has-type]
+        started = self._request_started
+
+        def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+            environ[HEAD_STARTED_ENV] = getattr(started, "at", None)
+            return app(environ, start_response)
+
+        self.wsgi = wsgi
+
+    def handle_request(self, req: Any, conn: TConn) -> Any:
+        self._request_started.at = getattr(conn, "folio_head_started", None)
+        return super().handle_request(req, conn)
 
     def init_process(self) -> None:
         # In this worker process only: gunicorn's error page goes through util.write_error.
@@ -105,7 +128,8 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
             conn.folio_head_read = False
             super().enqueue_req(conn)
             return
-        head = _Head(conn, time.monotonic() + self.header_timeout_s)
+        now = time.monotonic()
+        head = _Head(conn, now, now + self.header_timeout_s)
         if conn.parser is not None:  # bytes a previous request's read left behind
             head.data += conn.parser.unreader.take_buffered()
         if not self._complete(head):
@@ -140,6 +164,7 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         conn.parser.unreader.unread(bytes(head.data))
         conn.data_ready = True
         conn.folio_head_read = True
+        conn.folio_head_started = head.started
         self.enqueue_req(conn)
         return True
 
