@@ -112,3 +112,13 @@ def test_concurrent_uploads_per_key(env: dict[str, str], tmp_path: Path) -> None
         assert post(TEST_API_KEY).status_code == 202
     finally:
         service.stop()
+
+
+def test_a_retried_submission_gets_its_job_not_a_429(make_api):
+    api = limited(make_api, MAX_JOBS_IN_FLIGHT="1")
+    pdf = make_pdf(1)
+    first = api.submit(pdf, headers={"Idempotency-Key": "retry-me"})
+    assert first.status_code == 202
+    again = api.submit(pdf, headers={"Idempotency-Key": "retry-me"})
+    assert (again.status_code, again.json["id"]) == (200, first.json["id"])
+    assert_limited(api.submit(pdf, headers={"Idempotency-Key": "a-new-one"}), "MAX_JOBS_IN_FLIGHT")

@@ -23,7 +23,7 @@ from typing import Any
 
 import falcon
 import redis
-from folio_common import quotas
+from folio_common import jobs, quotas
 from folio_common.database import Database
 from folio_common.documents import API_PREFIX
 from folio_common.logs import get_logger
@@ -37,6 +37,8 @@ from folio_api.errors import RATE_LIMITED, Problem
 
 log = get_logger("folio.api.limits")
 
+#: The header of a retried submission (folio_api.resources.jobs).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: The route whose POST is an upload.
 UPLOAD_ROUTE = f"{API_PREFIX}/jobs"
 #: A lost release (a process killed mid-upload) expires after this many seconds.
@@ -88,7 +90,11 @@ class KeyLimits:
         if self._settings.rate_limit_per_minute:
             self._check_rate(owner)
         if req.method == "POST" and req.uri_template == UPLOAD_ROUTE:
-            self._check_quotas(owner, req.content_length or 0)
+            try:
+                self._check_quotas(owner, req.content_length or 0)
+            except Problem:
+                if not self._is_a_retry(req, owner):
+                    raise
             self._take_upload_slot(req, owner)
 
     def process_response(
@@ -138,6 +144,14 @@ class KeyLimits:
                 f"{settings.max_stored_mb} MiB); delete jobs or wait for results to expire",
                 QUOTA_RETRY_AFTER_S,
             )
+
+    def _is_a_retry(self, req: falcon.Request, owner: str) -> bool:
+        """A retried submission (its Idempotency-Key already made a job) creates nothing,
+        so it gets its job back rather than a 429."""
+        key_header = (req.get_header(IDEMPOTENCY_HEADER) or "").strip()
+        if not key_header:
+            return False
+        return self._db.transaction(jobs.find_by_idempotency_key, owner, key_header) is not None
 
     def _take_upload_slot(self, req: falcon.Request, owner: str) -> None:
         limit = self._settings.max_concurrent_uploads
