@@ -99,6 +99,13 @@ def env(database_url: str, redis_namespace: str) -> dict[str, str]:
         "HEARTBEAT_INTERVAL_S": "1",
         "BROKER_HEARTBEAT_TIMEOUT_S": "5",
         "WEBHOOK_ALLOW_PRIVATE": "true",
+        # The tester key reads fleet-wide /stats and /metrics; "other" is a plain tenant.
+        "OPERATOR_KEYS": "tester",
+        # Per-key limits off: these drive one key far harder than a tenant may
+        # (the limits have tests of their own, test_key_limits.py).
+        "RATE_LIMIT_PER_MINUTE": "0",
+        "MAX_CONCURRENT_UPLOADS": "0",
+        "MAX_JOBS_IN_FLIGHT": "0",
     }
 
 

@@ -563,6 +563,11 @@ CHAOS_ENV = {
     "BROKER_HEARTBEAT_TIMEOUT_S": "5",
     "DB_POOL_TIMEOUT": "2",
     "WEBHOOK_ALLOW_PRIVATE": "true",
+    # Per-key limits off: these drive one key far harder than a tenant may
+    # (the limits have tests of their own, test_key_limits.py).
+    "RATE_LIMIT_PER_MINUTE": "0",
+    "MAX_CONCURRENT_UPLOADS": "0",
+    "MAX_JOBS_IN_FLIGHT": "0",
     "WEBHOOK_MAX_ATTEMPTS": "2",
 }
 

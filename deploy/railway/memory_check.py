@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from folio_common import jobs  # noqa: E402
 from folio_common.database import Database  # noqa: E402
+from folio_common.lifecycle import JobStatus  # noqa: E402
 from folio_common.migrate import apply  # noqa: E402
 from folio_common.settings import Settings  # noqa: E402
 
@@ -100,7 +100,7 @@ def main() -> int:
             outcomes[key] = outcomes.get(key, 0) + 1
         for (file, status, code), count in sorted(outcomes.items()):
             print(f"  {count} x {file}: {status} {code}")
-        failed = {f for (f, s, _), _n in outcomes.items() if s == jobs.FAILED}
+        failed = {f for (f, s, _), _n in outcomes.items() if s == JobStatus.FAILED}
         print(f"  failed: {sorted(failed)}")
 
         state = json.loads(podman("inspect", container).stdout)[0]["State"]

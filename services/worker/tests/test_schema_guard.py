@@ -16,6 +16,7 @@ import pytest
 from conftest import create_database, drop_database, through_pooler
 from folio_common import jobs
 from folio_common.database import Database
+from folio_common.lifecycle import JobStatus
 from folio_common.migrate import apply, migrations_dir
 from folio_common.settings import Settings
 from testsupport import jobs as tj
@@ -85,7 +86,7 @@ def test_worker_behind_the_schema_takes_no_job_until_the_migration_lands(
         ]
         assert f"pending migration {NEXT_ID}" in waiting[-1]["problems"]
         statuses = {db.transaction(jobs.get_job, i).status for i in ids}
-        assert statuses == {jobs.QUEUED}
+        assert statuses == {JobStatus.QUEUED}
         rc, out = healthcheck(environ)
         assert rc == 1 and NEXT_ID in out, out
 
@@ -102,7 +103,7 @@ def test_worker_behind_the_schema_takes_no_job_until_the_migration_lands(
         landed = time.monotonic()
         for job_id in ids:
             job = tj.wait_terminal(db, job_id, timeout=60)
-            assert job.status == jobs.SUCCEEDED, (job.error_code, job.error_message)
+            assert job.status == JobStatus.SUCCEEDED, (job.error_code, job.error_message)
         # Within a few of the guard's checks, not a restart or a sweep away.
         assert time.monotonic() - landed < 30
         assert "schema verified: taking jobs" in worker.log_text()

@@ -22,9 +22,12 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def job_document(job: Job) -> dict[str, Any]:
-    """The job as the API shows it (``options.password`` is never included)."""
-    return {
+def job_document(job: Job, webhook: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job as the API shows it (``options.password`` is never included).
+
+    ``webhook``: its delivery state (:mod:`folio_common.webhook_state`), when read.
+    """
+    doc = {
         "id": job.id,
         "status": job.status,
         "engine": job.engine,
@@ -54,6 +57,9 @@ def job_document(job: Job) -> dict[str, Any]:
             ),
         },
     }
+    if webhook is not None:
+        doc["webhook"] = webhook
+    return doc
 
 
 def page_document(number: int, text: str, chars: int) -> dict[str, Any]:

@@ -128,6 +128,10 @@ def _parse_token(raw: str) -> str:
     return value
 
 
+def _parse_names(raw: str) -> frozenset[str]:
+    return frozenset(filter(None, (name.strip() for name in raw.split(","))))
+
+
 def _default_cpus() -> int:
     """CPUs this process may use: the cgroup quota when there is one, not the host's count."""
     try:
@@ -287,8 +291,51 @@ class Settings:
         "METRICS_TOKEN",
         _parse_token,
         "",
-        "bearer token (≥ 16 characters) that may read `/api/v1/metrics` besides any API key",
+        "bearer token (≥ 16 characters) that reads fleet-wide `/api/v1/metrics` (a scraper's)",
         secret=True,
+    )
+    # Front door: deadlines, long-poll caps and per-key limits (docs/security.md)
+    header_timeout_s: float = setting(
+        "HEADER_TIMEOUT_S",
+        _parse_float,
+        10.0,
+        "seconds from accepting a connection to having its whole request head (else 408)",
+    )
+    max_waits: int = setting(
+        "MAX_WAITS",
+        _parse_int,
+        4,
+        "`Prefer: wait` requests one API process holds at once; more are answered at once",
+    )
+    max_waits_per_key: int = setting(
+        "MAX_WAITS_PER_KEY",
+        _parse_int,
+        2,
+        "`Prefer: wait` requests one API process holds at once for one key",
+    )
+    rate_limit_per_minute: int = setting(
+        "RATE_LIMIT_PER_MINUTE", _parse_int, 600, "requests one key may make per minute (0: off)"
+    )
+    max_concurrent_uploads: int = setting(
+        "MAX_CONCURRENT_UPLOADS", _parse_int, 4, "uploads one key may send at once (0: off)"
+    )
+    max_jobs_in_flight: int = setting(
+        "MAX_JOBS_IN_FLIGHT",
+        _parse_int,
+        100,
+        "queued or processing jobs one key may have (0: off)",
+    )
+    max_stored_mb: int = setting(
+        "MAX_STORED_MB",
+        _parse_int,
+        10240,
+        "MiB of uploads one key may keep stored, over its unexpired jobs (0: off)",
+    )
+    operator_keys: frozenset[str] = setting(
+        "OPERATOR_KEYS",
+        _parse_names,
+        frozenset,
+        "names (from API_KEYS) whose keys see fleet-wide `/stats` and `/metrics`",
     )
     # Worker
     worker_processes: int = setting(
@@ -412,6 +459,19 @@ class Settings:
         for name, value in positive.items():
             if value <= 0:
                 raise SettingsError(name, f"must be greater than 0, got {value!r}")
+        limits = {
+            "MAX_WAITS": self.max_waits,
+            "MAX_WAITS_PER_KEY": self.max_waits_per_key,
+            "RATE_LIMIT_PER_MINUTE": self.rate_limit_per_minute,
+            "MAX_CONCURRENT_UPLOADS": self.max_concurrent_uploads,
+            "MAX_JOBS_IN_FLIGHT": self.max_jobs_in_flight,
+            "MAX_STORED_MB": self.max_stored_mb,
+        }
+        for name, value in limits.items():
+            if value < 0:
+                raise SettingsError(name, f"must not be negative, got {value!r}")
+        if self.header_timeout_s <= 0:
+            raise SettingsError("HEADER_TIMEOUT_S", "must be greater than 0")
         if self.db_max_overflow < 0:
             raise SettingsError("DB_MAX_OVERFLOW", "must not be negative")
         if self.webhook_secret and not self.webhook_secret.startswith("whsec_"):

@@ -16,6 +16,7 @@ from folio_common.uow import RetryPolicy
 
 from folio_api import errors
 from folio_api.auth import Authenticator
+from folio_api.key_limits import KeyLimits
 from folio_api.longpoll import JobWaiter
 from folio_api.metrics import HttpMetrics
 from folio_api.middleware import RequestContext
@@ -55,7 +56,8 @@ def create_app(
       blobs: where uploads are stored.
     """
     authenticator = Authenticator(settings)
-    middleware: list[Any] = [HttpMetrics(), RequestContext(), authenticator]
+    limits = KeyLimits(settings, request_database(db, settings), client)
+    middleware: list[Any] = [HttpMetrics(), RequestContext(), authenticator, limits]
     app = falcon.App(middleware=middleware)
     app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart_handler()
     app.req_options.strip_url_path_trailing_slash = True

@@ -19,7 +19,8 @@ from folio_api.errors import UNAUTHORIZED, Problem
 
 log = get_logger("folio.api.auth")
 
-#: Accepted when no API_KEYS are configured outside production, for a first local run.
+#: Accepted when no API_KEYS are configured outside production, for a first local run;
+#: gunicorn then binds 127.0.0.1 only (folio_api.gunicorn_config.DEV_FALLBACK).
 DEV_KEY = "folio-dev-key"
 #: The owner of jobs submitted with :data:`DEV_KEY`.
 DEV_OWNER = "local"
@@ -31,9 +32,11 @@ def configured_keys(settings: Settings) -> dict[str, str]:
         return dict(settings.api_keys)
     if settings.env != "production":
         log.warning(
-            "no API_KEYS configured: accepting the local development key",
+            "no API_KEYS configured: accepting the published development key, so the API "
+            "listens on 127.0.0.1 only",
             key_name=DEV_OWNER,
-            hint=f"send 'Authorization: Bearer {DEV_KEY}'; set API_KEYS before exposing Folio",
+            hint=f"send 'Authorization: Bearer {DEV_KEY}'; set API_KEYS to listen on all "
+            "interfaces",
         )
         return {DEV_KEY: DEV_OWNER}
     return {}

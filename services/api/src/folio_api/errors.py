@@ -33,6 +33,7 @@ NOT_FINISHED = "not_finished"
 GONE = "gone"
 UNAVAILABLE = "unavailable"
 FILE_TOO_LARGE = "file_too_large"
+RATE_LIMITED = "rate_limited"
 INTERNAL = "internal"
 
 #: Every ``code`` an HTTP problem may carry, with its meaning (the docs page lists them).
@@ -46,6 +47,7 @@ PROBLEM_CODES: dict[str, str] = {
     GONE: "the job's result was deleted (410)",
     UNAVAILABLE: "the database is busy or unreachable; retry after `Retry-After` (503)",
     FILE_TOO_LARGE: "the upload exceeds MAX_UPLOAD_MB (413)",
+    RATE_LIMITED: "a per-key limit was reached (`limit` names it); retry after `Retry-After` (429)",
     INTERNAL: "an unexpected error; the logs hold its traceback under the request id (500)",
 }
 
@@ -60,6 +62,7 @@ _CODE_BY_STATUS = {
     413: FILE_TOO_LARGE,
     415: UNSUPPORTED_MEDIA_TYPE,
     422: VALIDATION_ERROR,
+    429: RATE_LIMITED,
     503: UNAVAILABLE,
 }
 

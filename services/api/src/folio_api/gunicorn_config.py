@@ -52,10 +52,17 @@ def _logconfig() -> dict[str, Any]:
     return config
 
 
-bind = _bind(_settings.port)
+#: With no API_KEYS the API accepts the published development key (folio_api.auth), so it
+#: listens on loopback only: never reachable from the LAN with a key anyone can read.
+DEV_FALLBACK = not _settings.api_keys and _settings.env != "production"
+bind = [f"127.0.0.1:{_settings.port}"] if DEV_FALLBACK else _bind(_settings.port)
 workers = _settings.web_concurrency
 threads = _settings.web_threads
-worker_class = "gthread"
+#: gthread whose main loop reads request heads under HEADER_TIMEOUT_S (slow clients).
+worker_class = "folio_api.head_worker.HeadFirstWorker"
+#: No control socket: Folio does not use gunicornc, and its default path is shared by
+#: every gunicorn instance on a host (one would take over another's).
+control_socket_disable = True
 #: Seconds a stopping worker lets in-flight requests finish: a whole long-poll and its
 #: answer (Railway's draining for the API is derived from the same, folio_common.timings).
 graceful_timeout = timings.graceful_timeout_s(_settings.max_wait_s)

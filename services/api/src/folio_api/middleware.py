@@ -1,4 +1,4 @@
-"""Request ids and the access log: one structured line per request.
+"""Request ids, ``nosniff`` and the access log: one structured line per request.
 
 The request id comes from ``X-Request-ID`` when it is safe to log and echo back
 (≤ 128 characters of ``[A-Za-z0-9._-]``), else a fresh one. It is bound to the log
@@ -28,14 +28,26 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SOCKET_TIMEOUT_S = 30.0
 #: Slowest upload accepted, in bytes per second. A body trickling in a byte at a time never
 #: trips the per-read timeout, so a body must also arrive whole within
-#: ``SOCKET_TIMEOUT_S + Content-Length / MIN_UPLOAD_RATE``; then the socket's read side is
-#: shut, the upload ends short, and the request is refused with 400.
+#: ``SOCKET_TIMEOUT_S + Content-Length / MIN_UPLOAD_RATE`` of the request's first byte;
+#: then the socket's read side is shut, the upload ends short, and it is refused with 400.
 MIN_UPLOAD_RATE = 64 * 1024
+#: WSGI environ key: ``time.monotonic()`` when the request's head began to arrive (set by
+#: :class:`folio_api.head_worker.HeadFirstWorker`; absent elsewhere: counted from now).
+HEAD_STARTED_ENV = "folio.head_started"
 
 
 def _stop_reading(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RD)
+
+
+def body_deadline_s(req: falcon.Request) -> float:
+    """Seconds from now until the whole body must have arrived: its allowance, less the
+    time the head already took (one deadline from the request's first byte)."""
+    allowance = SOCKET_TIMEOUT_S + (req.content_length or 0) / MIN_UPLOAD_RATE
+    started: float | None = req.env.get(HEAD_STARTED_ENV)
+    spent = time.monotonic() - started if started is not None else 0.0
+    return max(0.0, allowance - spent)
 
 
 def bound_body(req: falcon.Request) -> threading.Timer | None:
@@ -47,9 +59,7 @@ def bound_body(req: falcon.Request) -> threading.Timer | None:
     sock.settimeout(SOCKET_TIMEOUT_S)
     if not req.content_length:
         return None
-    timer = threading.Timer(
-        SOCKET_TIMEOUT_S + req.content_length / MIN_UPLOAD_RATE, _stop_reading, (sock,)
-    )
+    timer = threading.Timer(body_deadline_s(req), _stop_reading, (sock,))
     timer.daemon = True
     timer.start()
     return timer
@@ -84,6 +94,9 @@ class RequestContext:
             deadline.cancel()
         request_id = req.context.get("request_id") or request_id_from(None)
         resp.set_header(REQUEST_ID_HEADER, request_id)
+        # Every response, errors included: a browser must never sniff a JSON or text body
+        # (an extracted page, a filename echoed back) into HTML.
+        resp.set_header("X-Content-Type-Options", "nosniff")
         started: float = req.context.get("started") or time.perf_counter()
         status = resp.status_code
         log_method = log.warning if status >= 500 else log.info

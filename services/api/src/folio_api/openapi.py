@@ -63,6 +63,12 @@ COMMON_PROBLEMS: Doc = {
         "No or unknown API key (`unauthorized`)",
         {"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
+    "429": _problem(
+        "A per-key limit was reached (`rate_limited`; `limit` names it: "
+        "RATE_LIMIT_PER_MINUTE, MAX_CONCURRENT_UPLOADS, MAX_JOBS_IN_FLIGHT or MAX_STORED_MB); "
+        "retry after `Retry-After` s. See docs/security.md",
+        {"Retry-After": {"schema": {"type": "integer"}}},
+    ),
     "500": _problem("Unexpected error (`internal`); logged with the request id"),
     "503": _problem(
         f"Database busy or unreachable (`unavailable`); retry after {RETRY_AFTER_S} s",
@@ -170,6 +176,20 @@ SCHEMAS: Doc = {
                 }
             ),
             "callback_url": _nullable({"type": "string"}),
+            "webhook": {
+                "type": "object",
+                "description": "on GET of a job with a callback_url: where its webhook stands",
+                "properties": {
+                    "state": {
+                        "type": "string",
+                        "enum": ["pending", "delivered", "retrying", "failed", "refused"],
+                    },
+                    "attempts": {"type": "integer"},
+                    "last_status_code": _nullable({"type": "integer"}),
+                    "last_error": _nullable({"type": "string"}),
+                    "last_attempt_at": _nullable({"type": "string", "format": "date-time"}),
+                },
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "started_at": _nullable({"type": "string", "format": "date-time"}),
             "finished_at": _nullable({"type": "string", "format": "date-time"}),
@@ -570,8 +590,9 @@ METRICS: Doc = {
     "operationId": "metrics",
     "summary": "Prometheus metrics: requests, pool, jobs, queues, workers",
     "description": (
-        "Prometheus text exposition format 0.0.4. Open to any API key, or to the "
-        "`METRICS_TOKEN` (a scraper's token that is no tenant's key), sent as "
+        "Prometheus text exposition format 0.0.4. Fleet-wide for the `METRICS_TOKEN` (a "
+        "scraper's token that is no tenant's key) or a key named in `OPERATOR_KEYS`; any "
+        "other API key gets its own jobs' `folio_jobs*` figures only. Sent as "
         "`Authorization: Bearer <token>`. HTTP and pool figures are summed over the "
         "replica's gunicorn processes (pool gauges also per `pid`); job, queue and worker "
         "figures are read from PostgreSQL and Redis at each scrape "
@@ -592,8 +613,10 @@ STATS: Doc = {
     "operationId": "stats",
     "summary": "The fleet at a glance: jobs per status, stuck jobs, queues, workers",
     "description": (
-        "Counts over every tenant's jobs (no job details). A member is `null` when its "
-        "source (PostgreSQL or Redis) did not answer."
+        "Counts over every tenant's jobs (no job details) for a key named in "
+        "`OPERATOR_KEYS`; any other key gets counts over its own jobs, with `queues` and "
+        "`workers` null (they are shared). A member is `null` when its source "
+        "(PostgreSQL or Redis) did not answer."
     ),
     "responses": {"200": _json("The figures", _ref("Stats")), **COMMON_PROBLEMS},
 }

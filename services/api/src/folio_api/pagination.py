@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from folio_common.jobs import Job
@@ -16,6 +17,31 @@ from folio_common.jobs import Job
 #: Jobs per page when the client names no ``limit``; and the largest it may ask for.
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+
+
+#: The query parameters of the job listing; any other is refused (422), as for uploads.
+LISTING_PARAMS = ("status", "limit", "cursor")
+
+
+def unknown_param(names: Iterable[str]) -> str | None:
+    """The first query parameter the listing does not know, if any."""
+    return next((name for name in names if name not in LISTING_PARAMS), None)
+
+
+class InvalidLimit(ValueError):
+    """``limit`` is not a whole number from 1 to :data:`MAX_LIMIT`."""
+
+
+def parse_limit(raw: str | None) -> int:
+    """The page size asked for; :data:`DEFAULT_LIMIT` when absent.
+
+    ASCII digits only: ``str.isdigit()`` also accepts ``"²"``, which ``int()`` refuses.
+    """
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidLimit(raw)
+    return int(raw)
 
 
 class InvalidCursor(ValueError):

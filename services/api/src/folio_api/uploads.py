@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
-from falcon.media.multipart import MultipartForm
+from falcon.media.multipart import BodyPart, MultipartForm
+from falcon.util import BufferedReader
 from folio_common.blobs import read_file_chunks
+from folio_common.callback_urls import CallbackRefused, check_at_submission
 from folio_common.jobs import Job
-from folio_common.options import JobOptions, is_http_url, page_ranges
+from folio_common.options import JobOptions, page_ranges
 from folio_common.settings import ENGINES, Settings
 
 from folio_api.errors import (
@@ -170,8 +172,11 @@ def parse_options(fields: Mapping[str, str], settings: Settings) -> Options:
             "pages", "pages must be page numbers and ranges from 1, such as '1-5,9'"
         )
     callback_url = fields.get("callback_url") or None
-    if callback_url is not None and (len(callback_url) > 2048 or not is_http_url(callback_url)):
-        raise validation_error("callback_url", "callback_url must be an absolute http(s) URL")
+    if callback_url is not None:
+        try:
+            check_at_submission(callback_url, settings.webhook_allow_private)
+        except CallbackRefused as exc:
+            raise validation_error("callback_url", str(exc)) from None
     return Options(engine, pages, fields.get("password") or None, callback_url)
 
 
@@ -221,6 +226,29 @@ def merge_fields(query: Mapping[str, str], form: Mapping[str, str]) -> dict[str,
     return {**query, **form}
 
 
+def multipart_form(req: falcon.Request, max_bytes: int) -> MultipartForm:
+    """The parts of the body, streamed; a chunked body (no Content-Length) too.
+
+    Falcon's own ``get_media()`` needs a Content-Length (it asserts one); gunicorn
+    de-chunks ``req.stream``, so a chunked body is read from it, at most ``max_bytes``.
+    """
+    if req.content_length is not None:
+        form: MultipartForm = req.get_media()
+        return form
+    handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
+    assert isinstance(handler, falcon.media.MultipartFormHandler)
+    stream = BufferedReader(req.stream.read, max_bytes)
+    return handler.deserialize(stream, req.content_type, None)
+
+
+def part_names(part: BodyPart) -> tuple[str | None, str | None]:
+    """(name, filename) of a part; 400 when its Content-Disposition is not UTF-8."""
+    try:
+        return part.name, part.filename
+    except UnicodeDecodeError:
+        raise _bad_request("a part's Content-Disposition header is not valid UTF-8") from None
+
+
 def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
     """A ``multipart/form-data`` upload: field ``file`` plus option fields, in any order,
     with options (and ``filename``) also accepted as query parameters."""
@@ -230,21 +258,22 @@ def read_multipart(req: falcon.Request, settings: Settings) -> Upload:
     repeated: set[str] = set()
     found: tuple[Any, int, str] | None = None
     filename: str | None = None
-    form: MultipartForm = req.get_media()
+    form = multipart_form(req, limit + MULTIPART_OVERHEAD)
     try:
         for part in form:
-            if part.name == "file":
+            name, raw_filename = part_names(part)
+            if name == "file":
                 if found is not None:
                     raise _bad_request("send exactly one 'file' part")
-                filename = clean_filename(part.filename)
+                filename = clean_filename(raw_filename)
                 found = spool(part.stream.read, limit)
-            elif part.name in OPTION_FIELDS:
-                if part.name in fields:
-                    repeated.add(part.name)
-                fields[part.name] = part.get_text() or ""
+            elif name in OPTION_FIELDS:
+                if name in fields:
+                    repeated.add(name)
+                fields[name] = part.get_text() or ""
             else:
                 raise validation_error(
-                    str(part.name), f"unknown field; expected file, {', '.join(OPTION_FIELDS)}"
+                    str(name), f"unknown field; expected file, {', '.join(OPTION_FIELDS)}"
                 )
         if found is None:
             raise _bad_request("the multipart body has no 'file' part")
@@ -266,7 +295,10 @@ def read_raw(req: falcon.Request, settings: Settings) -> Upload:
     """A raw ``application/pdf`` body; options and ``filename`` as query parameters."""
     fields = query_fields(req)
     options = parse_options(fields, settings)
-    spooled, size, sha256 = spool(req.bounded_stream.read, settings.max_upload_bytes)
+    # A chunked body has no Content-Length, and bounded_stream would read none of it;
+    # gunicorn de-chunks req.stream and ends it with the body (spool() bounds the size).
+    read = req.bounded_stream.read if req.content_length is not None else req.stream.read
+    spooled, size, sha256 = spool(read, settings.max_upload_bytes)
     if req.content_length is not None and size != req.content_length:
         # The client closed its side early: a truncated upload is not the client's file.
         spooled.close()

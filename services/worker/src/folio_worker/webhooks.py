@@ -3,9 +3,10 @@
 Headers ``webhook-id`` (stable across retries, so receivers can deduplicate),
 ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of
 ``id.timestamp.body`` keyed with the base64 part of ``WEBHOOK_SECRET``). Callback URLs
-that resolve to private, loopback, link-local or otherwise non-public addresses are
-refused unless ``WEBHOOK_ALLOW_PRIVATE`` is set; the connection goes to the address that
-was checked, so a DNS answer that changes in between (rebinding) cannot redirect it.
+are checked again here (:mod:`folio_common.callback_urls`, as at submission: DNS can
+change): one resolving to a non-public address is refused unless ``WEBHOOK_ALLOW_PRIVATE``
+is set; the connection goes to the address that was checked, so a DNS answer that changes
+in between (rebinding) cannot redirect it. A DNS failure is a failed attempt, retried.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import base64
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import socket
 import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from folio_common.options import is_http_url
+from folio_common import callback_urls
+from folio_common.callback_urls import CallbackRefused, CallbackUnresolved, split_callback_url
 from folio_common.settings import Settings
 
 USER_AGENT = "Folio-Webhooks/1"
@@ -52,18 +52,21 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 
 def resolve_public(host: str, port: int, allow_private: bool) -> str:
-    """One address of ``host`` to connect to; refuse it unless every address is public."""
+    """The address to connect to: checked public (unless allowed otherwise) at this moment.
+
+    Raises :class:`WebhookRefused` (permanent) or :class:`CallbackUnresolved` (DNS failed:
+    retried like any transient failure).
+    """
+    if allow_private:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise CallbackUnresolved(f"cannot resolve {host}: {exc.strerror}", True) from None
+        return str(infos[0][4][0])
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise WebhookRefused(f"cannot resolve {host}: {exc.strerror}") from None
-    addresses = [str(info[4][0]) for info in infos]
-    if not allow_private:
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
-                raise WebhookRefused(f"{host} resolves to a non-public address ({ip})")
-    return addresses[0]
+        return callback_urls.resolve_public(host, port)[0]
+    except CallbackRefused as exc:
+        raise WebhookRefused(str(exc)) from None
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -80,12 +83,16 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 def deliver(settings: Settings, url: str, webhook_id: str, document: dict[str, Any]) -> Delivery:
     """POST ``document`` to ``url`` once. Raises :class:`WebhookRefused` for a refused URL."""
-    if not is_http_url(url):
-        raise WebhookRefused("callback_url must be an absolute http(s) URL")
-    parts = urlsplit(url)
+    try:
+        parts, port = split_callback_url(url)
+    except CallbackRefused as exc:
+        raise WebhookRefused(str(exc)) from None
     assert parts.hostname is not None
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = resolve_public(parts.hostname, port, settings.webhook_allow_private)
+    try:
+        address = resolve_public(parts.hostname, port, settings.webhook_allow_private)
+    except CallbackUnresolved as exc:
+        # DNS can fail for a while: a failed attempt, retried with backoff, not a refusal.
+        return Delivery(None, str(exc))
     body = json.dumps({"type": f"job.{document['status']}", "data": document}).encode()
     timestamp = int(time.time())
     headers = {

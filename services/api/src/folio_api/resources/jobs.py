@@ -13,7 +13,7 @@ from typing import Any
 
 import falcon
 import sqlalchemy.exc
-from folio_common import jobs
+from folio_common import jobs, webhook_state
 from folio_common.blobs import BlobStore, source_key
 from folio_common.documents import job_document, job_path
 from folio_common.lifecycle import JobStatus, transitions
@@ -24,13 +24,16 @@ from folio_common.settings import Settings
 from sqlalchemy import Connection
 
 from folio_api.errors import CONFLICT, Problem, not_found, validation_error
-from folio_api.longpoll import JobWaiter, apply_wait_preference, preferred_wait
+from folio_api.longpoll import JobWaiter, preferred_wait
 from folio_api.pagination import (
-    DEFAULT_LIMIT,
+    LISTING_PARAMS,
     MAX_LIMIT,
     InvalidCursor,
+    InvalidLimit,
     decode_cursor,
     encode_cursor,
+    parse_limit,
+    unknown_param,
 )
 from folio_api.uploads import Upload, read_upload
 
@@ -81,8 +84,7 @@ class JobsResource:
         if created:
             log.info("job accepted", job_id=job.id, size_bytes=job.size_bytes, engine=job.engine)
         if wait_s is not None:
-            apply_wait_preference(resp, wait_s)
-            job = self._waiter.wait(job.id, owner, wait_s) or job
+            job = self._waiter.wait(job.id, owner, wait_s, resp) or job
         resp.status = falcon.HTTP_202 if created and not job.is_terminal else falcon.HTTP_200
         resp.location = job_path(job.id)
         resp.media = job_document(job)
@@ -135,17 +137,19 @@ class JobsResource:
 
     @staticmethod
     def _listing_params(req: falcon.Request) -> tuple[JobStatus | None, int, Any]:
+        if (unknown := unknown_param(req.params)) is not None:
+            raise validation_error(
+                unknown, f"unknown parameter; expected {', '.join(LISTING_PARAMS)}"
+            )
         raw_status = req.get_param("status") or None
         if raw_status is not None and raw_status not in set(JobStatus):
             names = ", ".join(JobStatus)
             raise validation_error("status", f"status must be one of {names}")
         status = JobStatus(raw_status) if raw_status is not None else None
-        raw_limit = req.get_param("limit")
-        limit = DEFAULT_LIMIT
-        if raw_limit is not None:
-            if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-                raise validation_error("limit", f"limit must be a whole number 1-{MAX_LIMIT}")
-            limit = int(raw_limit)
+        try:
+            limit = parse_limit(req.get_param("limit"))
+        except InvalidLimit:
+            raise validation_error("limit", f"limit must be a whole number 1-{MAX_LIMIT}") from None
         cursor = req.get_param("cursor")
         try:
             before = decode_cursor(cursor) if cursor else None
@@ -171,11 +175,16 @@ class JobResource:
         if wait_s is None:
             job = self._db.transaction(jobs.get_job, str(job_id), req.context.owner)
         else:
-            apply_wait_preference(resp, wait_s)
-            job = self._waiter.wait(str(job_id), req.context.owner, wait_s)
+            job = self._waiter.wait(str(job_id), req.context.owner, wait_s, resp)
         if job is None:
             raise not_found()
-        resp.media = job_document(job)
+        resp.media = job_document(job, self._webhook(job))
+
+    def _webhook(self, job: jobs.Job) -> dict[str, Any] | None:
+        if not job.callback_url:
+            return None
+        attempts = self._settings.webhook_max_attempts
+        return self._db.transaction(webhook_state.webhook_document, job.id, attempts)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         cancelled = self._lifecycle.run(self._cancel_or_purge, str(job_id), req.context.owner)
