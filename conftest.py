@@ -52,6 +52,15 @@ def drop_database(name: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture
+def fresh_url() -> Iterator[str]:
+    """An empty database of its own (not migrated), dropped after the test."""
+    name = f"folio_mig_{uuid.uuid4().hex[:10]}"
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     name = f"folio_test_{uuid.uuid4().hex[:10]}"

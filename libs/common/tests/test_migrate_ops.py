@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from folio_common.migrate import migrations_dir
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from conftest import create_database, drop_database
 from testsupport.procs import wait_until
 
 pytestmark = pytest.mark.slow
@@ -41,14 +39,6 @@ def pause(conn):
 
 steps = [step(pause)]
 """
-
-
-@pytest.fixture
-def fresh_url() -> Iterator[str]:
-    name = f"folio_mig_{uuid.uuid4().hex[:10]}"
-    url = create_database(name)
-    yield url
-    drop_database(name)
 
 
 @pytest.fixture

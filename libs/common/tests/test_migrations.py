@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,6 @@ import pytest
 from folio_common.migrate import EXPECTED_COLUMNS, migrations_dir
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-
-from conftest import create_database, drop_database
 
 #: Every test runs the console script in subprocesses against a fresh database.
 pytestmark = pytest.mark.slow
@@ -28,14 +24,6 @@ MIGRATION_IDS = sorted(
     for p in migrations_dir().glob("*.sql")
     if not p.name.endswith(".rollback.sql")
 )
-
-
-@pytest.fixture
-def fresh_url() -> Iterator[str]:
-    name = f"folio_mig_{uuid.uuid4().hex[:10]}"
-    url = create_database(name)
-    yield url
-    drop_database(name)
 
 
 def _start(url: str, *args: str) -> subprocess.Popen[str]:
