@@ -42,7 +42,10 @@ class Role(enum.StrEnum):
 
 #: Engine arguments of each role on top of :func:`folio_common.database.create_engine`'s.
 POOL_PRESETS: dict[Role, dict[str, Any]] = {
-    Role.API: {},
+    # No pre-ping (a round trip per checkout, research/frontdoor.md §6): every API query
+    # runs in a unit of work whose retry takes a fresh connection when a pooled one turns
+    # out dead, and a submission's retry is safe (its job id is fixed before the first try).
+    Role.API: {"pool_pre_ping": False},
     Role.WORKER: {},
     Role.CLI: {"pool_size": 1, "max_overflow": 1},
     Role.MIGRATE: {"poolclass": NullPool},
