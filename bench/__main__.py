@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import bigdoc, idle, ingest, latency, memory, peer, pipeline
+from . import bigdoc, capacity, idle, ingest, latency, memory, peer, pipeline
 from .report import Report, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "ingest": ingest.run,
     "peer": peer.run,
     "idle": idle.run,
+    "capacity": capacity.run,
     "memory": memory.run,
     "pipeline": pipeline.run,
     "bigdoc": bigdoc.run,

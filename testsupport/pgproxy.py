@@ -9,6 +9,10 @@ the client never hears so). :meth:`PgProxy.drop_all` cuts every open connection,
 restarted server or a NAT timeout leaves a pool's idle connections.
 
 Plain TCP only: use it with ``sslmode=disable`` (and ``gssencmode=disable``).
+
+Unarmed, it is a counting pass-through for any request/response protocol (the capacity
+benchmark puts one in front of Redis too): ``sends`` counts the client's writes — one per
+round trip, a pipeline being one — and ``bytes_up``/``bytes_down`` what crossed.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class _Link:
                     return
                 if when == "after":
                     self.cut_on_ready = True
+                self.proxy._count(up=len(data))
                 self.upstream.sendall(data)
         except OSError:
             pass
@@ -75,6 +80,7 @@ class _Link:
                         self.close()
                         return
                     continue
+                self.proxy._count(down=len(data))
                 self.client.sendall(data)
         except OSError:
             pass
@@ -95,6 +101,20 @@ class PgProxy:
         self._arm: _Arm | None = None
         self._lock = threading.Lock()
         self.cuts = 0
+        self.sends = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+
+    def _count(self, up: int = 0, down: int = 0) -> None:
+        with self._lock:
+            self.sends += 1 if up else 0
+            self.bytes_up += up
+            self.bytes_down += down
+
+    def counters(self) -> tuple[int, int, int]:
+        """(client writes, bytes to the server, bytes back) so far."""
+        with self._lock:
+            return self.sends, self.bytes_up, self.bytes_down
 
     def url(self, database_url: str) -> str:
         """``database_url`` pointed at the proxy (plain TCP)."""

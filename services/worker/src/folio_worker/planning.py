@@ -122,7 +122,7 @@ def plan_parts(selected: Sequence[int], costs: dict[int, float], parts: int) -> 
     """``selected`` (document order) cut into at most ``parts`` contiguous runs of about
     equal total cost; none empty.
 
-    Each cut falls where the running cost first reaches the next equal share, so a run
+    Each cut falls where the running cost is nearest the next equal share, so a run
     of heavy pages is spread over several parts and light pages gather in few.
     """
     parts = max(1, min(parts, len(selected)))
@@ -131,10 +131,13 @@ def plan_parts(selected: Sequence[int], costs: dict[int, float], parts: int) -> 
     cut: list[list[int]] = [[]]
     running = 0.0
     for index, number in enumerate(selected):
+        cost = costs.get(number, BASE_PAGE_COST)
         left = len(selected) - index  # pages not yet placed, this one included
         still_open = parts - len(cut)  # parts that may still be started after this one
-        if cut[-1] and still_open > 0 and (running >= share * len(cut) or left <= still_open):
+        # Cut before this page when more than half of it would lie past the boundary.
+        past = running + cost / 2 >= share * len(cut)
+        if cut[-1] and still_open > 0 and (past or left <= still_open):
             cut.append([])
         cut[-1].append(number)
-        running += costs.get(number, BASE_PAGE_COST)
+        running += cost
     return cut
