@@ -46,7 +46,9 @@ POOL_PRESETS: dict[Role, dict[str, Any]] = {
     # runs in a unit of work whose retry takes a fresh connection when a pooled one turns
     # out dead, and a submission's retry is safe (its job id is fixed before the first try).
     Role.API: {"pool_pre_ping": False},
-    Role.WORKER: {},
+    # The same for the worker: its units of work retry whole; a heartbeat (one try) that
+    # meets a dead connection is skipped once, and the next beat takes a fresh one.
+    Role.WORKER: {"pool_pre_ping": False},
     Role.CLI: {"pool_size": 1, "max_overflow": 1},
     Role.MIGRATE: {"poolclass": NullPool},
 }

@@ -3,7 +3,10 @@
 Why each knob is set (see docs/deployment/railway.md for sizing):
 
 - ``pool_pre_ping`` + LIFO: a connection the pooler or a NAT dropped while idle is
-  noticed at checkout, and surplus idle connections age out server-side.
+  noticed at checkout, and surplus idle connections age out server-side. The API and
+  worker roles turn the ping off (:data:`folio_common.connections.POOL_PRESETS`): their
+  units of work retry whole on a fresh connection, which makes the ping's round trip
+  per checkout redundant.
 - ``pool_recycle`` below Supavisor's idle timeout, so the server never closes one first.
 - TCP keepalives and ``connect_timeout``: a dead peer fails in seconds, not minutes.
 - ``statement_timeout`` is applied with ``SET LOCAL`` per transaction (see :mod:`.uow`),
