@@ -31,14 +31,13 @@ BIG_PAGES = 200
 IDLE_S = 10.0
 
 
-def _backend_pids(stack: Stack) -> list[int]:
+def _backend_pids(stack: Stack, application: str) -> list[int]:
     with stack._engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT pid FROM pg_stat_activity WHERE datname = :db"
-                " AND application_name LIKE 'folio-%'"
+                "SELECT pid FROM pg_stat_activity WHERE datname = :db AND application_name = :app"
             ),
-            {"db": stack.database},
+            {"db": stack.database, "app": application},
         )
         return [int(r[0]) for r in rows]
 
@@ -76,7 +75,7 @@ def run() -> Report:
         for _ in range(20):  # warm: pools filled, scripts loaded
             submit(session, base, body, engine="pdfium")
         api_pids = descendants(api.proc.pid)
-        pg_pids = _backend_pids(stack)
+        pg_pids = _backend_pids(stack, "folio-api")
         before, cpu0, pg0 = (
             _counters(api_pg, api_redis),
             cpu_seconds(api_pids),
@@ -88,7 +87,7 @@ def run() -> Report:
         elapsed = time.monotonic() - t0
         upload = _delta(_counters(api_pg, api_redis), before)
         api_cpu = cpu_seconds(api_pids) - cpu0
-        pg_cpu = cpu_seconds(_backend_pids(stack)) - pg0
+        pg_cpu = cpu_seconds(_backend_pids(stack, "folio-api")) - pg0
         figures |= {
             "capacity_upload_bytes": len(body),
             "capacity_upload_pg_round_trips": round(upload["pg_rt"] / UPLOADS, 2),
@@ -117,13 +116,18 @@ def run() -> Report:
 
         def worker_run(bodies: list[bytes], pages: int) -> dict[str, float]:
             before = _counters(worker_pg, worker_redis)
+            backends = _backend_pids(stack, "folio-worker")
+            cpu_before = cpu_seconds(backends)
             started = time.monotonic()
             job_ids = [submit(session, base, b, engine="pdfium")["id"] for b in bodies]
             stack.wait_finished(job_ids, timeout=600)
             spent = time.monotonic() - started
-            used = _delta(_counters(worker_pg, worker_redis), before)
+            used: dict[str, float] = dict(_delta(_counters(worker_pg, worker_redis), before))
+            # Backends opened during the run are missed: the warm-up opened the pools.
+            used["pg_cpu_ms"] = 1000 * (cpu_seconds(backends) - cpu_before)
             # Less what the idle worker would have done in the meantime.
-            return {k: (v - idle[k] * spent / idle_s) / pages for k, v in used.items()}
+            idle_rate = {**idle, "pg_cpu_ms": 0}
+            return {k: (v - idle_rate[k] * spent / idle_s) / pages for k, v in used.items()}
 
         small = worker_run([pdf_bytes(1)] * SMALL_JOBS, SMALL_JOBS)
         big = worker_run([pdf_bytes(BIG_PAGES)], BIG_PAGES)
@@ -133,6 +137,8 @@ def run() -> Report:
             "capacity_job_1page_pg_round_trips": round(small["pg_rt"], 1),
             "capacity_job_1page_pg_bytes": round(small["pg_up"] + small["pg_down"]),
             "capacity_job_1page_redis_round_trips": round(small["redis_rt"], 1),
+            "capacity_job_1page_pg_cpu_ms": round(small["pg_cpu_ms"], 3),
+            "capacity_page_bigdoc_pg_cpu_ms": round(big["pg_cpu_ms"], 3),
             "capacity_page_bigdoc_pg_round_trips": round(big["pg_rt"], 2),
             "capacity_page_bigdoc_pg_bytes": round(big["pg_up"] + big["pg_down"]),
             "capacity_page_bigdoc_redis_round_trips": round(big["redis_rt"], 2),
