@@ -101,7 +101,7 @@ def run() -> Report:
             "capacity_upload_serial_ms": round(1000 * elapsed / UPLOADS, 2),
         }
 
-        stack.worker(
+        worker = stack.worker(
             2,
             DATABASE_URL=worker_pg.url(stack.database_url),
             REDIS_URL=f"redis://127.0.0.1:{worker_redis.port}/{redis_db}",
@@ -117,7 +117,8 @@ def run() -> Report:
         def worker_run(bodies: list[bytes], pages: int) -> dict[str, float]:
             before = _counters(worker_pg, worker_redis)
             backends = _backend_pids(stack, "folio-worker")
-            cpu_before = cpu_seconds(backends)
+            tree = descendants(worker.proc.pid)
+            cpu_before, tree_before = cpu_seconds(backends), cpu_seconds(tree)
             started = time.monotonic()
             job_ids = [submit(session, base, b, engine="pdfium")["id"] for b in bodies]
             stack.wait_finished(job_ids, timeout=600)
@@ -125,9 +126,11 @@ def run() -> Report:
             used: dict[str, float] = dict(_delta(_counters(worker_pg, worker_redis), before))
             # Backends opened during the run are missed: the warm-up opened the pools.
             used["pg_cpu_ms"] = 1000 * (cpu_seconds(backends) - cpu_before)
+            used["worker_cpu_ms"] = 1000 * (cpu_seconds(tree) - tree_before)
             # Less what the idle worker would have done in the meantime.
-            idle_rate = {**idle, "pg_cpu_ms": 0}
-            return {k: (v - idle_rate[k] * spent / idle_s) / pages for k, v in used.items()}
+            idle_rate = {**idle, "pg_cpu_ms": 0, "worker_cpu_ms": 0}
+            per_page = {k: (v - idle_rate[k] * spent / idle_s) / pages for k, v in used.items()}
+            return {**per_page, "pages_per_s": pages / spent}
 
         small = worker_run([pdf_bytes(1)] * SMALL_JOBS, SMALL_JOBS)
         big = worker_run([pdf_bytes(BIG_PAGES)], BIG_PAGES)
@@ -139,6 +142,10 @@ def run() -> Report:
             "capacity_job_1page_redis_round_trips": round(small["redis_rt"], 1),
             "capacity_job_1page_pg_cpu_ms": round(small["pg_cpu_ms"], 3),
             "capacity_page_bigdoc_pg_cpu_ms": round(big["pg_cpu_ms"], 3),
+            "capacity_job_1page_worker_cpu_ms": round(small["worker_cpu_ms"], 2),
+            "capacity_page_bigdoc_worker_cpu_ms": round(big["worker_cpu_ms"], 2),
+            "capacity_jobs_1page_per_s_2proc": round(small["pages_per_s"], 1),
+            "capacity_pages_per_s_bigdoc_2proc_pdfium": round(big["pages_per_s"], 1),
             "capacity_page_bigdoc_pg_round_trips": round(big["pg_rt"], 2),
             "capacity_page_bigdoc_pg_bytes": round(big["pg_up"] + big["pg_down"]),
             "capacity_page_bigdoc_redis_round_trips": round(big["redis_rt"], 2),
