@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import bigdoc, ingest, latency, memory, pipeline
+from . import bigdoc, capacity, idle, ingest, latency, memory, peer, pipeline
 from .report import Report, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -22,6 +22,9 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 BENCHMARKS: dict[str, Callable[[], Report]] = {
     "latency": latency.run,
     "ingest": ingest.run,
+    "peer": peer.run,
+    "idle": idle.run,
+    "capacity": capacity.run,
     "memory": memory.run,
     "pipeline": pipeline.run,
     "bigdoc": bigdoc.run,

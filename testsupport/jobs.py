@@ -11,7 +11,7 @@ from hashlib import sha256
 from typing import Any
 
 from folio_common import jobs
-from folio_common.blobs import PostgresBlobStore, source_key
+from folio_common.blobs import PostgresBlobStore
 from folio_common.broker import create_broker, enqueue_job
 from folio_common.database import Database
 from folio_common.errors import ErrorCode, JobError
@@ -41,8 +41,10 @@ def insert(
             sha256=sha256(pdf).hexdigest(),
             callback_url=callback_url,
             request_id=f"req-{job_id[:8]}",
+            source=[pdf],
         )
-        PostgresBlobStore().put(conn, source_key(job_id), [pdf])
+        # Not sent: as if Redis had been down (submit notes it enqueued optimistically).
+        transitions.forget_enqueued(conn, job_id)
 
     db.transaction(work)
     return job_id

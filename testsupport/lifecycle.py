@@ -21,7 +21,7 @@ BLOBS = PostgresBlobStore()
 def submit_in(
     conn: Connection, owner: str = "tester", callback_url: str | None = None, **options: Any
 ) -> jobs.Job:
-    return transitions.submit(
+    job = transitions.submit(
         conn,
         job_id=str(uuid.uuid4()),
         owner=owner,
@@ -33,6 +33,10 @@ def submit_in(
         callback_url=callback_url,
         request_id="req-test",
     ).value
+    assert job is not None
+    # Its effects are not run: as if its message had not been sent (Redis down).
+    transitions.forget_enqueued(conn, job.id)
+    return jobs.get_job(conn, job.id) or job
 
 
 def new_job(

@@ -44,6 +44,21 @@ def test_large_job_is_split_into_parts_and_every_page_lands_once(
     pages = tj.pages(db, job_id)
     assert [n for n, _, _ in pages] == list(range(1, 46))
     assert all(text.strip() == page_text(n) for n, text, _ in pages)
+    # Parts read the source (no part blobs), downloaded once by the one worker process.
+    lines = [json.loads(line) for line in worker.log_text().splitlines() if job_id in line]
+    assert sum(line["message"] == "source downloaded" for line in lines) == 1
+
+
+def test_an_encrypted_large_job_is_split_and_its_parts_open_the_source(
+    settings: Settings, db: Database, worker: Service
+) -> None:
+    job_id = tj.submit(settings, db, make_pdf(25, password="s3cret"), password="s3cret")
+    job = tj.wait_terminal(db, job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.parts_total == 3
+    assert [text.strip() for _, text, _ in tj.pages(db, job_id)] == [
+        page_text(n) for n in range(1, 26)
+    ]
 
 
 def test_pages_option_selects_pages(settings: Settings, db: Database, worker: Service) -> None:

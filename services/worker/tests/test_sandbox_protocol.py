@@ -134,8 +134,9 @@ def test_library_warnings_become_one_debug_line_each() -> None:
 
 
 def test_normal_documents_log_no_warning_and_say_which_job(tmp_path: Path) -> None:
-    """A permission-restricted document, and one with form fields split into parts: the
-    extraction logs nothing at warning, and its lines carry the job's ids."""
+    """A permission-restricted document, and one with form fields cut into parts (read
+    from the source): the extraction logs nothing at warning, and its lines carry the
+    job's ids."""
     with logged_lines() as lines:
         for n, data in enumerate([make_pdf(3, restricted=True), make_pdf(25, form=True)]):
             source = tmp_path / f"source-{n}.pdf"
@@ -144,9 +145,9 @@ def test_normal_documents_log_no_warning_and_say_which_job(tmp_path: Path) -> No
             out.mkdir()
             plan = run(InspectTask(str(source), None, None, 100, 10, str(out), "pdfminer"), CONTEXT)
             for part in plan.parts:
-                path = part.path or str(source)
-                indexes = tuple(range(len(part.pages))) if part.path else (0, 1, 2)
-                run(ExtractTask(path, "pdfminer", None, tuple(part.pages), indexes), CONTEXT)
+                indexes = tuple(n - 1 for n in part.pages)
+                task = ExtractTask(str(source), "pdfminer", None, tuple(part.pages), indexes)
+                run(task, CONTEXT)
     assert [line for line in lines if line["level"] in ("warning", "error", "critical")] == []
     assert [line for line in lines if "Warning" in line["message"]] == []  # none to capture
     permission = [line for line in lines if "permissions forbid" in line["message"]]

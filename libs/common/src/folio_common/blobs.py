@@ -49,17 +49,25 @@ def read_file_chunks(fh: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
         yield chunk
 
 
+def append_chunks(
+    conn: Connection, key: str, chunks: Iterable[bytes], *, first_seq: int = 0
+) -> int:
+    """Insert ``chunks`` (already cut to :data:`CHUNK_SIZE`) as the object's chunks from
+    ``first_seq`` on, one statement each; the bytes written."""
+    insert = text("INSERT INTO blobs (key, seq, data) VALUES (:key, :seq, :data)")
+    size = 0
+    for seq, chunk in enumerate(chunks, first_seq):
+        conn.execute(insert, {"key": key, "seq": seq, "data": chunk})
+        size += len(chunk)
+    return size
+
+
 class PostgresBlobStore:
     """Blobs in the ``blobs`` table (see migrations/0002_blobs.sql)."""
 
     def put(self, conn: Connection, key: str, chunks: Iterable[bytes]) -> int:
         conn.execute(text("DELETE FROM blobs WHERE key = :key"), {"key": key})
-        size = 0
-        insert = text("INSERT INTO blobs (key, seq, data) VALUES (:key, :seq, :data)")
-        for seq, chunk in enumerate(rechunk(chunks)):
-            conn.execute(insert, {"key": key, "seq": seq, "data": chunk})
-            size += len(chunk)
-        return size
+        return append_chunks(conn, key, rechunk(chunks))
 
     def read(self, conn: Connection, key: str) -> Iterator[bytes]:
         # One chunk per query keeps memory flat without a server-side cursor, which a

@@ -12,6 +12,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
+from .doorbell import DoorbellBroker
 from .settings import Settings
 
 #: Queue of a job's first message: claim, inspect, extract small documents whole.
@@ -38,8 +39,9 @@ def broker_namespace(settings: Settings) -> str:
 def create_broker(
     settings: Settings, client: redis.Redis, middleware: list[Middleware] | None = None
 ) -> RedisBroker:
-    """A RedisBroker sharing ``client``'s connection pool (and so its TLS settings)."""
-    return RedisBroker(  # type: ignore[no-untyped-call]
+    """A RedisBroker sharing ``client``'s connection pool (and so its TLS settings), whose
+    enqueues ring the queue's doorbell so idle workers wake at once (:mod:`.doorbell`)."""
+    return DoorbellBroker(  # type: ignore[no-untyped-call]
         client=client,
         namespace=broker_namespace(settings),
         middleware=middleware,

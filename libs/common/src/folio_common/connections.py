@@ -42,8 +42,13 @@ class Role(enum.StrEnum):
 
 #: Engine arguments of each role on top of :func:`folio_common.database.create_engine`'s.
 POOL_PRESETS: dict[Role, dict[str, Any]] = {
-    Role.API: {},
-    Role.WORKER: {},
+    # No pre-ping (a round trip per checkout, research/frontdoor.md §6): every API query
+    # runs in a unit of work whose retry takes a fresh connection when a pooled one turns
+    # out dead, and a submission's retry is safe (its job id is fixed before the first try).
+    Role.API: {"pool_pre_ping": False},
+    # The same for the worker: its units of work retry whole; a heartbeat (one try) that
+    # meets a dead connection is skipped once, and the next beat takes a fresh one.
+    Role.WORKER: {"pool_pre_ping": False},
     Role.CLI: {"pool_size": 1, "max_overflow": 1},
     Role.MIGRATE: {"poolclass": NullPool},
 }

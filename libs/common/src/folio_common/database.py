@@ -3,11 +3,20 @@
 Why each knob is set (see docs/deployment/railway.md for sizing):
 
 - ``pool_pre_ping`` + LIFO: a connection the pooler or a NAT dropped while idle is
-  noticed at checkout, and surplus idle connections age out server-side.
+  noticed at checkout, and surplus idle connections age out server-side. The API and
+  worker roles turn the ping off (:data:`folio_common.connections.POOL_PRESETS`): their
+  units of work retry whole on a fresh connection, which makes the ping's round trip
+  per checkout redundant.
 - ``pool_recycle`` below Supavisor's idle timeout, so the server never closes one first.
 - TCP keepalives and ``connect_timeout``: a dead peer fails in seconds, not minutes.
 - ``statement_timeout`` is applied with ``SET LOCAL`` per transaction (see :mod:`.uow`),
   because poolers in transaction mode ignore or reject the ``options`` startup parameter.
+- An autocommit view of the same engine (same pool: no extra connection, so the
+  connection budget holds) serves :meth:`Database.statement`: a unit of work that is one
+  (possibly multi-statement) query string, atomic as PostgreSQL's implicit transaction,
+  in ONE round trip instead of BEGIN, the statement and COMMIT (research/frontdoor.md §7:
+  0.68 ms against 1.28 ms on loopback). SQLAlchemy resets the isolation level when the
+  connection goes back to the pool.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.pool import NullPool
 
 from .settings import Settings
@@ -98,6 +107,26 @@ def pool_stats(engine: Engine) -> PoolStats:
     )
 
 
+def autocommit_view(engine: Engine, statement_timeout_ms: int = 0) -> Engine:
+    """``engine`` with autocommit connections, sharing its pool: each query string is its
+    own transaction.
+
+    With ``statement_timeout_ms``, ``SET LOCAL statement_timeout`` is put in front of every
+    query string (same round trip), as :mod:`.uow` does for transactions.
+    """
+    view = engine.execution_options(isolation_level="AUTOCOMMIT")
+    if statement_timeout_ms:
+        prefix = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+
+        @event.listens_for(view, "before_cursor_execute", retval=True)
+        def _timeout(
+            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        ) -> tuple[str, Any]:
+            return prefix + statement, params
+
+    return view
+
+
 class Database:
     """An engine plus the retry policy of its units of work.
 
@@ -105,24 +134,57 @@ class Database:
       engine: from :func:`create_engine`.
       policy: how transient failures are retried (see :class:`RetryPolicy`).
       statement_timeout_ms: applied to every transaction with ``SET LOCAL``; 0 = off.
+      autocommit_engine: from :func:`autocommit_view` of ``engine``, for :meth:`statement`
+        (None: :meth:`statement` runs as a transaction on ``engine``).
     """
 
     def __init__(
-        self, engine: Engine, policy: RetryPolicy | None = None, statement_timeout_ms: int = 0
+        self,
+        engine: Engine,
+        policy: RetryPolicy | None = None,
+        statement_timeout_ms: int = 0,
+        autocommit_engine: Engine | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy or RetryPolicy()
         self.statement_timeout_ms = statement_timeout_ms
+        self.autocommit_engine = autocommit_engine
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, application_name: str, **overrides: Any
     ) -> Database:
         engine = create_engine(settings, application_name=application_name, **overrides)
+        autocommit = autocommit_view(engine, settings.db_statement_timeout_ms)
         policy = RetryPolicy(
             max_tries=settings.db_retry_max_tries, max_time_s=settings.db_retry_max_time_s
         )
-        return cls(engine, policy, settings.db_statement_timeout_ms)
+        return cls(engine, policy, settings.db_statement_timeout_ms, autocommit)
+
+    def with_policy(self, policy: RetryPolicy) -> Database:
+        """The same engines (and pools) with another retry policy."""
+        return Database(self.engine, policy, self.statement_timeout_ms, self.autocommit_engine)
+
+    def statement(
+        self,
+        work: Callable[..., T],
+        *args: Any,
+        policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``work(conn, *args, **kwargs)`` on an autocommit connection, retried whole
+        if transient.
+
+        Each ``conn.execute`` commits on its own, so ``work`` must send ONE query string
+        (several statements joined by ``;`` run as one implicit transaction, all or
+        nothing) — and be safe to repeat: a retry after a commit whose answer was lost
+        runs it again (the caller makes the repeat detectable, e.g. by a fixed key).
+        """
+        if self.autocommit_engine is None:
+            return self.transaction(work, *args, policy=policy, **kwargs)
+        return run_in_transaction(
+            self.autocommit_engine, work, *args, policy=policy or self.policy, **kwargs
+        )
 
     def transaction(
         self,
@@ -146,10 +208,10 @@ class Database:
 
     def after_fork(self) -> None:
         """Call in a forked child: drop the parent's pooled sockets without closing them."""
-        self.engine.dispose(close=False)
+        self.engine.dispose(close=False)  # the autocommit view shares this pool
 
     def stats(self) -> PoolStats:
         return pool_stats(self.engine)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.engine.dispose()  # the autocommit view shares this pool

@@ -107,6 +107,21 @@ def find_by_idempotency_key(conn: Connection, owner: str, key: str) -> Job | Non
     )
 
 
+def find_submitted(conn: Connection, job_id: str, owner: str, key: str | None) -> Job | None:
+    """After a submission wrote nothing: the job it had written already (same ``job_id``:
+    a retried submission whose first commit's answer was lost) or, failing that, the
+    owner's job with ``key``."""
+    return one_job(
+        conn,
+        f"""SELECT {JOB_COLUMNS} FROM jobs
+            WHERE id = :id OR (owner = :owner AND idempotency_key = :key)
+            ORDER BY id = :id DESC LIMIT 1""",
+        id=job_id,
+        owner=owner,
+        key=key,
+    )
+
+
 def list_jobs(
     conn: Connection,
     owner: str,

@@ -355,7 +355,10 @@ class Settings:
     )
     max_pages: int = setting("MAX_PAGES", _parse_int, 5000, "documents above are refused")
     part_pages: int = setting(
-        "PART_PAGES", _parse_int, 20, "pages per part; larger documents are split and fanned out"
+        "PART_PAGES",
+        _parse_int,
+        20,
+        "pages per part on average; larger documents are cut by estimated cost and fanned out",
     )
     job_time_limit_s: int = setting(
         "JOB_TIME_LIMIT_S", _parse_int, 120, "wall time of one extraction part"

@@ -34,9 +34,9 @@ REQUEST_MAX_TRIES = 2
 
 
 def request_database(db: Database, settings: Settings) -> Database:
-    """``db``'s engine with the request retry policy (the pool is shared)."""
+    """``db``'s engines with the request retry policy (the pools are shared)."""
     policy = RetryPolicy(max_tries=REQUEST_MAX_TRIES, max_time_s=settings.db_pool_timeout)
-    return Database(db.engine, policy, db.statement_timeout_ms)
+    return db.with_policy(policy)
 
 
 def create_app(

@@ -27,9 +27,10 @@ log = get_logger("folio.worker")
 #: Seconds ``run`` waits for each of PostgreSQL and Redis before giving up (the platform
 #: restarts it); one number for every start command, see folio_common.timings.
 STARTUP_WAIT_S = float(timings.DEPENDENCY_WAIT_S)
-#: Longest pause between polls of an idle queue, in milliseconds: the floor of a small
-#: job's latency, against a few dozen cheap Redis calls per second per idle process.
-POLL_INTERVAL_MS = 25
+#: Longest wait of an idle queue's consumer on its doorbell, in milliseconds
+#: (folio_common.doorbell): enqueues wake it at once; this only bounds how late a message
+#: whose wake-up token was lost is seen, and how fast an idle consumer notices shutdown.
+POLL_INTERVAL_MS = 1000
 
 
 def dramatiq_args(settings: Settings) -> list[str]:
@@ -68,8 +69,8 @@ def size_sandboxes(settings: Settings) -> bool:
 
 
 def run(settings: Settings) -> int:
-    # Idle consumers poll Redis at most this far apart (Dramatiq's default, 1 s, is the
-    # latency floor of a small job). Read when dramatiq is first imported, so set it first.
+    # Idle consumers wait on their doorbell at most this long, then fetch again. Read when
+    # dramatiq is first imported, so set it first.
     os.environ.setdefault("dramatiq_worker_timeout", str(POLL_INTERVAL_MS))
     import dramatiq.cli
 

@@ -12,12 +12,13 @@ import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pikepdf
 from folio_common.errors import ErrorCode, JobError
 from folio_common.options import select_pages
+
+from . import planning
 
 log = logging.getLogger("folio.extraction")
 
@@ -39,7 +40,7 @@ PageText = tuple[int, str]
 @dataclass
 class PartPlan:
     pages: list[int]  # 1-based page numbers in the original document
-    path: str | None  # a split-off PDF of just these pages, or None: use the source
+    path: str | None  # a split-off PDF of just these pages, or None: read the source
 
 
 @dataclass
@@ -125,12 +126,16 @@ def inspect(
     part_pages: int,
     out_dir: str,
     engine: str | None = None,
+    ocr_pages: set[int] | None = None,
 ) -> Plan:
-    """Describe the document and cut the selected pages into parts of ``part_pages``.
+    """Describe the document and cut the selected pages into parts.
 
-    A document that fits in one part is not rewritten (its part's ``path`` is None) and,
-    with ``engine``, its text is extracted right away: one sandbox call for a small job.
-    Split-off parts are saved unencrypted, so parts need no password.
+    A document of at most ``part_pages`` selected pages is one part and, with ``engine``,
+    its text is extracted right away: one sandbox call for a small job. A larger one is
+    cut into as many parts as ``part_pages`` per part would give, balanced by estimated
+    cost (:mod:`.planning`; ``ocr_pages`` weigh far more); every part reads its pages from
+    the source, so nothing is written (``out_dir`` is no longer used) and each
+    ``PartPlan.path`` is None.
     """
     with open_pdf(path, password) as pdf:
         try:
@@ -161,18 +166,11 @@ def inspect(
                     path, engine=engine, password=password, pages=selected, indexes=indexes
                 )
             return plan
-        for part_no, start in enumerate(range(0, len(selected), part_pages)):
-            chunk = selected[start : start + part_pages]
-            part = pikepdf.new()
-            # Without form widgets, layers and outlines (no engine reads them): pages.extend
-            # would keep widgets cut off from their form, and pikepdf warns about it.
-            part.add_pages_from(
-                pdf, [n - 1 for n in chunk], forms="strip", layers="ignore", outlines="ignore"
-            )
-            part_path = str(Path(out_dir) / f"part-{part_no:05d}.pdf")
-            part.save(part_path)
-            part.close()
-            plan.parts.append(PartPlan(chunk, part_path))
+        # Larger documents: parts of about equal estimated cost, each read from the
+        # source by its own message (no split-off copies).
+        costs = planning.page_costs(pdf, selected, ocr_pages)
+        count = planning.part_count(selected, part_pages)
+        plan.parts += [PartPlan(run, None) for run in planning.plan_parts(selected, costs, count)]
         return plan
 
 

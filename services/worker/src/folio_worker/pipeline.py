@@ -15,7 +15,6 @@ from pathlib import Path
 
 import sqlalchemy.exc
 from folio_common import blobs, jobs
-from folio_common.blobs import BlobStore, read_file_chunks
 from folio_common.errors import JobError
 from folio_common.lifecycle import JobStatus, transitions
 from folio_common.lifecycle.effects import Step
@@ -62,7 +61,7 @@ def process_job(rt: Runtime, job_id: str) -> None:
                 if plan.texts is not None:  # a small document, extracted already
                     complete_part(rt, job, 0, plan.texts, plan)
                     return
-                if rt.lifecycle.run(store_plan, rt.blobs, job, plan):  # its parts are sent now
+                if rt.lifecycle.run(store_plan, job, plan):  # its parts are sent now
                     log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
                 else:
                     log.info("job no longer processing; plan dropped")
@@ -90,11 +89,16 @@ def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
     job = rt.db.transaction(jobs.get_job, job_id)
     if job is None or part.blob_key is None:
         return
+    key = part.blob_key
     try:
-        with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
-            path = Path(tmp) / "part.pdf"
-            download(rt, part.blob_key, path)
-            run_part(rt, job, part, path)
+        if key == blobs.source_key(job_id):  # read from the source, downloaded once here
+            with rt.sources.lease(job_id, lambda path: download_source(rt, key, path)) as path:
+                run_part(rt, job, part, path)
+        else:  # split off into a blob of its own (planned before parts read the source)
+            with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
+                path = Path(tmp) / "part.pdf"
+                download(rt, key, path)
+                run_part(rt, job, part, path)
     except JobError as exc:
         fail(rt, job_id, exc)
     except Cancelled:
@@ -103,7 +107,7 @@ def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
 
 def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
     """Extract one part in the sandbox, record its pages, finish the job if it was the last."""
-    split_off = part.blob_key is not None
+    split_off = part.blob_key not in (None, blobs.source_key(job.id))
     pages = rt.sandboxes.get().run(
         ExtractTask(
             path=str(path),
@@ -147,7 +151,7 @@ def planned_and_recorded(
     same transaction); the succeeded job when this part completes the set."""
     planned: Step[bool] = Step(True)
     if plan is not None:
-        planned = store_plan(conn, rt.blobs, job, plan)
+        planned = store_plan(conn, job, plan)
         if not planned.value:
             return Step(None)
     return planned.then(
@@ -155,24 +159,18 @@ def planned_and_recorded(
     )
 
 
-def store_plan(conn: Connection, store: BlobStore, job: jobs.Job, plan: Plan) -> Step[bool]:
-    """The plan, then the split-off parts' blobs, in one transaction; after commit the
-    parts are sent. False (nothing stored) when the job is no longer processing."""
-    job_id = job.id
-    keys = [
-        blobs.part_key(job_id, part_no) if part.path is not None else None
-        for part_no, part in enumerate(plan.parts)
-    ]
-    parts = [(part.pages, key) for part, key in zip(plan.parts, keys, strict=True)]
-    planned = transitions.plan(
-        conn, job, page_count=plan.page_count, metadata=plan.metadata, parts=parts
+def store_plan(conn: Connection, job: jobs.Job, plan: Plan) -> Step[bool]:
+    """The plan, in one transaction; after commit a split document's parts are sent, each
+    to read its pages from the job's source (their ``blob_key``), so nothing is copied.
+    False (nothing stored) when the job is no longer processing."""
+    key = blobs.source_key(job.id) if len(plan.parts) > 1 else None
+    return transitions.plan(
+        conn,
+        job,
+        page_count=plan.page_count,
+        metadata=plan.metadata,
+        parts=[(part.pages, key) for part in plan.parts],
     )
-    if planned.value:
-        for part, key in zip(plan.parts, keys, strict=True):
-            if part.path is not None and key is not None:
-                with open(part.path, "rb") as fh:
-                    store.put(conn, key, read_file_chunks(fh))
-    return planned
 
 
 def download(rt: Runtime, key: str, path: Path) -> None:
@@ -184,6 +182,12 @@ def download(rt: Runtime, key: str, path: Path) -> None:
                 fh.write(chunk)
 
     rt.db.transaction(write)
+
+
+def download_source(rt: Runtime, key: str, path: Path) -> None:
+    """A split job's source, for this process's parts of it (see :mod:`.sources`)."""
+    download(rt, key, path)
+    log.info("source downloaded", size_bytes=path.stat().st_size)
 
 
 def still_running(rt: Runtime, job_id: str, part_no: int | None) -> bool:

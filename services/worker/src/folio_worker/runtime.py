@@ -24,6 +24,7 @@ from folio_common.sweeper import Sweeper
 
 from .counters import WorkerCounters
 from .sandbox import SandboxPool
+from .sources import SourceCache
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Runtime:
     Parameters:
       worker_id: ``host:pid``, this process's name in liveness entries and metrics.
       stats: the counters :mod:`.pipeline` feeds and the heartbeat publishes.
+      sources: split jobs' sources, downloaded once per process for all their parts.
     """
 
     settings: Settings
@@ -43,6 +45,7 @@ class Runtime:
     sandboxes: SandboxPool
     worker_id: str
     stats: WorkerCounters = field(default_factory=WorkerCounters)
+    sources: SourceCache = field(default_factory=SourceCache)
 
     @cached_property
     def lifecycle(self) -> Lifecycle:

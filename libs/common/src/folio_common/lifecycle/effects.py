@@ -18,10 +18,15 @@ U = TypeVar("U")
 
 @dataclass(frozen=True)
 class EnqueueJob:
-    """Send the job's first message, then note it was sent (``enqueued_at``)."""
+    """Send the job's first message, then note it was sent (``enqueued_at``).
+
+    ``noted``: the transition set ``enqueued_at`` already (a submission, optimistically);
+    only a failed send touches the job again, to clear it for the sweeper.
+    """
 
     job_id: str
     request_id: str | None
+    noted: bool = False
 
 
 @dataclass(frozen=True)

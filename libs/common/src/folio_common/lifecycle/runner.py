@@ -53,6 +53,13 @@ class Lifecycle:
         self.apply(step.effects)
         return step.value
 
+    def run_statement(self, work: Callable[..., Step[T]], *args: Any, **kwargs: Any) -> T:
+        """Like :meth:`run`, with ``work`` sending one query string on an autocommit
+        connection (:meth:`Database.statement`): one round trip, then its effects."""
+        step: Step[T] = self.db.statement(work, *args, **kwargs)
+        self.apply(step.effects)
+        return step.value
+
     def apply(self, effects: Iterable[Effect]) -> None:
         """Run committed effects in order; each failure is logged, never raised."""
         for effect in effects:
@@ -82,6 +89,10 @@ class Lifecycle:
 
     def _enqueue_job(self, effect: EnqueueJob) -> None:
         if not self._send(job_message(effect.job_id, effect.request_id), effect.job_id):
+            if effect.noted:
+                self._forget_enqueued(effect.job_id)
+            return
+        if effect.noted:
             return
         try:
             self.db.transaction(transitions.note_enqueued, effect.job_id)
@@ -90,6 +101,13 @@ class Lifecycle:
             log.warning(
                 "could not note the job enqueued", job_id=effect.job_id, error=type(exc).__name__
             )
+
+    def _forget_enqueued(self, job_id: str) -> None:
+        try:
+            self.db.transaction(transitions.forget_enqueued, job_id)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            # Still safe: the sweeper re-sends a queued job once REQUEUE_AFTER_S has passed.
+            log.warning("could not clear enqueued_at", job_id=job_id, error=type(exc).__name__)
 
     def _announce(self, job: Job) -> None:
         duration = (job.finished_at - job.created_at).total_seconds() if job.finished_at else None

@@ -14,12 +14,12 @@ or recorded only while its job is ``processing``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from folio_common.blobs import BlobStore, job_prefix
+from folio_common.blobs import BlobStore, append_chunks, job_prefix, rechunk, source_key
 from folio_common.errors import ErrorCode, JobError
 from folio_common.jobs import JOB_COLUMNS, Job, Part, one_job
 from folio_common.options import JobOptions
@@ -63,16 +63,41 @@ def submit(
     idempotency_key: str | None = None,
     callback_url: str | None = None,
     request_id: str | None = None,
-) -> Step[Job]:
-    """(nothing) → queued. After commit: its message is sent."""
+    source: Iterable[bytes] = (),
+) -> Step[Job | None]:
+    """(nothing) → queued, with its source PDF. After commit: its message is sent.
+
+    The job row and the source's first blob chunk go in ONE statement, so a source of one
+    chunk (:data:`~folio_common.blobs.CHUNK_SIZE`) may be submitted on an autocommit
+    connection in one round trip (:meth:`~folio_common.database.Database.statement`);
+    a larger one needs a transaction (its other chunks are further statements).
+
+    ``enqueued_at`` is set optimistically: the message is sent right after the commit,
+    and only when that send fails does the effect clear it again (:func:`forget_enqueued`)
+    — no second transaction per upload. A job whose clearing also failed is still sent by
+    the sweeper once ``REQUEUE_AFTER_S`` has passed.
+
+    Value: None — nothing written — when ``job_id`` exists already (this is a retry of a
+    submission whose commit succeeded but whose answer was lost) or ``idempotency_key``
+    was used already by ``owner``: the caller looks the job up (:func:`jobs.find_submitted`).
+    """
+    chunks = rechunk(source)
+    first = next(chunks, None)
     job = one_job(
         conn,
         f"""
-        INSERT INTO jobs (id, owner, status, engine, options, filename, size_bytes, sha256,
-                          idempotency_key, callback_url, request_id)
-        VALUES (:id, :owner, :status, :engine, CAST(:options AS jsonb), :filename,
-                :size_bytes, :sha256, :idempotency_key, :callback_url, :request_id)
-        RETURNING {JOB_COLUMNS}
+        WITH job AS (
+            INSERT INTO jobs (id, owner, status, engine, options, filename, size_bytes, sha256,
+                              idempotency_key, callback_url, request_id, enqueued_at)
+            VALUES (:id, :owner, :status, :engine, CAST(:options AS jsonb), :filename,
+                    :size_bytes, :sha256, :idempotency_key, :callback_url, :request_id, now())
+            ON CONFLICT DO NOTHING
+            RETURNING {JOB_COLUMNS}
+        ), source AS (
+            INSERT INTO blobs (key, seq, data)
+            SELECT :key, 0, CAST(:data AS bytea) FROM job WHERE CAST(:data AS bytea) IS NOT NULL
+        )
+        SELECT {JOB_COLUMNS} FROM job
         """,
         id=job_id,
         owner=owner,
@@ -85,9 +110,13 @@ def submit(
         idempotency_key=idempotency_key,
         callback_url=callback_url,
         request_id=request_id,
+        key=source_key(job_id),
+        data=first,
     )
-    assert job is not None
-    return Step(job, (EnqueueJob(job.id, request_id),))
+    if job is None:
+        return Step(None)
+    append_chunks(conn, source_key(job_id), chunks, first_seq=1)
+    return Step(job, (EnqueueJob(job.id, request_id, noted=True),))
 
 
 def note_enqueued(conn: Connection, job_id: str) -> None:
@@ -97,6 +126,15 @@ def note_enqueued(conn: Connection, job_id: str) -> None:
     conn.execute(text("SET LOCAL synchronous_commit = off"))
     conn.execute(
         text("UPDATE jobs SET enqueued_at = now() WHERE id = :id AND status = :queued"),
+        {"id": job_id, "queued": JobStatus.QUEUED.value},
+    )
+
+
+def forget_enqueued(conn: Connection, job_id: str) -> None:
+    """Undo :func:`submit`'s optimistic ``enqueued_at`` after its message could not be
+    sent (Redis down), so the next sweep sends it instead of one ``REQUEUE_AFTER_S`` later."""
+    conn.execute(
+        text("UPDATE jobs SET enqueued_at = NULL WHERE id = :id AND status = :queued"),
         {"id": job_id, "queued": JobStatus.QUEUED.value},
     )
 

@@ -1,9 +1,15 @@
 """``/api/v1/jobs`` and ``/api/v1/jobs/{id}``: submit, list, read, cancel and delete jobs.
 
 A submission commits the job row and its source blob in ONE transaction (the lifecycle's
-``submit``), and its message is sent only after that commit: a 202 therefore always means
-the job is durable. When Redis is down the request still answers 202 — the worker's
+``submit``) — for a source of one blob chunk, one statement on an autocommit connection:
+one round trip — and its message is sent only after that commit: a 202 therefore always
+means the job is durable. When Redis is down the request still answers 202 — the worker's
 sweeper sends every job whose ``enqueued_at`` is still NULL.
+
+The job id is drawn once per request, before the first try: when a connection drops
+after the commit but before its answer, the retried statement finds the id taken, writes
+nothing, and the request answers with the job the first try made. A dropped connection
+therefore yields one job or an error (503), never two.
 """
 
 from __future__ import annotations
@@ -12,12 +18,11 @@ import uuid
 from typing import Any
 
 import falcon
-import sqlalchemy.exc
 from folio_common import jobs, webhook_state
-from folio_common.blobs import BlobStore, source_key
+from folio_common.blobs import CHUNK_SIZE, BlobStore
 from folio_common.documents import job_document, job_path
 from folio_common.lifecycle import JobStatus, transitions
-from folio_common.lifecycle.effects import Step
+from folio_common.lifecycle.effects import EnqueueJob, Step
 from folio_common.lifecycle.runner import Lifecycle
 from folio_common.logs import get_logger
 from folio_common.settings import Settings
@@ -93,22 +98,32 @@ class JobsResource:
         self, owner: str, key: str | None, upload: Upload, request_id: str
     ) -> tuple[jobs.Job, bool]:
         """(job, created): the new job, or the one this Idempotency-Key already made."""
-        try:
-            return self._lifecycle.run(self._insert, owner, key, upload, request_id)
-        except sqlalchemy.exc.IntegrityError:
-            # A concurrent request with the same key committed first: answer with its job.
-            existing = key and self._db.transaction(jobs.find_by_idempotency_key, owner, key)
-            if not existing:
-                raise
-            return existing, False
+        job_id = str(uuid.uuid4())  # once: every retry submits the same id
+        # One chunk: one statement (one round trip); larger sources need a transaction.
+        run = self._lifecycle.run_statement if upload.size <= CHUNK_SIZE else self._lifecycle.run
+        job = run(self._insert, job_id, owner, key, upload, request_id)
+        if job is not None:
+            return job, True
+        existing = self._db.transaction(jobs.find_submitted, job_id, owner, key)
+        if existing is None:  # the key's job was purged between the two statements
+            raise Problem(falcon.HTTP_409, CONFLICT, "the upload raced another; try again")
+        if existing.id == job_id:
+            # Our own first try committed but its answer was lost: its message was never
+            # sent. Send it now (a duplicate would be a no-op).
+            self._lifecycle.apply((EnqueueJob(job_id, request_id, noted=True),))
+            return existing, True
+        return existing, False
 
     def _insert(
-        self, conn: Connection, owner: str, key: str | None, upload: Upload, request_id: str
-    ) -> Step[tuple[jobs.Job, bool]]:
-        if key is not None and (existing := jobs.find_by_idempotency_key(conn, owner, key)):
-            return Step((existing, False))
-        job_id = str(uuid.uuid4())
-        submitted = transitions.submit(
+        self,
+        conn: Connection,
+        job_id: str,
+        owner: str,
+        key: str | None,
+        upload: Upload,
+        request_id: str,
+    ) -> Step[jobs.Job | None]:
+        return transitions.submit(
             conn,
             job_id=job_id,
             owner=owner,
@@ -120,9 +135,8 @@ class JobsResource:
             idempotency_key=key,
             callback_url=upload.options.callback_url,
             request_id=request_id,
+            source=upload.chunks(),
         )
-        self._blobs.put(conn, source_key(job_id), upload.chunks())
-        return Step((submitted.value, True), submitted.effects)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         status, limit, before = self._listing_params(req)

@@ -1,0 +1,156 @@
+"""Folio and the peer stack side by side, in the same run, with the peer's own harness.
+
+``../shared/peers/seedstack`` is the stack Folio replaces (Flask + gunicorn, Celery on
+Redis, SQLAlchemy, pikepdf + pdfminer; its README). When it is present this starts it
+and a Folio stack (API + a 2-process worker, as ``make up``), and runs the same loads of
+``../shared/peers/bench`` against each — uploads at 16 and 64 clients, then the 1-page
+submit→result latency (pdfminer on both) — alternating which goes first. The peer's
+figures and the ratios are written beside Folio's own (``peer_*``, ``folio_vs_peer_*``).
+When it is absent the benchmark says so in one line and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from testsupport import procs
+
+from .harness import API_KEY, ROOT, Stack
+from .report import Report
+
+PEERS = Path(os.environ.get("FOLIO_BENCH_PEERS", ROOT.parent / "shared" / "peers"))
+SEEDSTACK = PEERS / "seedstack"
+HARNESS = PEERS / "bench"
+#: The peer's virtualenv (its README installs it there); created when missing.
+VENV = Path(os.environ.get("FOLIO_BENCH_PEER_VENV", "/tmp/venv-peer"))
+PEER_KEY = "peer-bench-key"
+INGEST_REQUESTS = 1000
+INGEST_CLIENTS = (16, 64)
+LATENCY_RUNS = 30
+#: The issue's targets, Folio against the peer in the same run.
+TARGET_RPS_RATIO = 1.5
+TARGET_LATENCY_RATIO = 0.6
+
+
+def _python() -> str:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        requirements = [SEEDSTACK / "requirements.txt", HARNESS / "requirements.txt"]
+        argv = [str(VENV / "bin" / "pip"), "install", "-q"]
+        subprocess.run(argv + [a for r in requirements for a in ("-r", str(r))], check=True)
+    return str(python)
+
+
+def _harness(python: str, script: str, url: str, key: str, *args: str) -> dict[str, Any]:
+    argv = [python, script, "--url", url, "--key", key, "--timeout", "600", *args]
+    out = subprocess.run(argv, cwd=HARNESS, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+class Peer:
+    """The seedstack, started with its run.sh on a private database and run directory."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.port = procs.free_port()
+        self.env = {
+            **os.environ,
+            "VENV": str(VENV),
+            "PORT": str(self.port),
+            "CONCURRENCY": "2",
+            "DB_NAME": f"peer_seedstack_bench_{os.getpid()}",
+            "RUN_DIR": str(work_dir),
+            "API_KEYS": f"bench:{PEER_KEY}",
+            # Not the peer's default DB 9: another run of the peer must not share its queue.
+            "REDIS_URL": os.environ.get("FOLIO_BENCH_PEER_REDIS", "redis://127.0.0.1:6379/11"),
+        }
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Peer:
+        subprocess.run([str(SEEDSTACK / "run.sh")], env=self.env, check=True, timeout=120)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run([str(SEEDSTACK / "stop.sh")], env=self.env, check=False, timeout=120)
+        subprocess.run(
+            ["dropdb", "--if-exists", "--force", self.env["DB_NAME"]], env=self.env, check=False
+        )
+
+
+def _ingest(python: str, url: str, key: str) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for clients in INGEST_CLIENTS:
+        r = _harness(python, "ingest.py", url, key, "-n", str(INGEST_REQUESTS), "-c", str(clients))
+        figures[f"ingest_rps_{clients}"] = r["requests_per_s"]
+        figures[f"ingest_p99_ms_{clients}"] = r["latency_ms"]["p99"]
+        figures[f"ingest_non_2xx_{clients}"] = r["non_2xx"] + sum(r["transport_errors"].values())
+    return figures
+
+
+def _latency(python: str, url: str, key: str) -> dict[str, Any]:
+    r = _harness(python, "latency.py", url, key, "-m", str(LATENCY_RUNS))
+    return {
+        "latency_p50_ms": r["submit_to_result_ms"]["p50"],
+        "latency_p99_ms": r["submit_to_result_ms"]["p99"],
+    }
+
+
+def run() -> Report:
+    report = Report("side by side with the peer stack (its harness, same run, same cores)")
+    if not (SEEDSTACK / "run.sh").exists():
+        report.notes.append(f"peer absent ({SEEDSTACK}): side-by-side comparison skipped")
+        return report
+    python = _python()
+    with tempfile.TemporaryDirectory(prefix="folio-bench-peer-") as tmp, Stack("peer") as stack:
+        _, base = stack.api()
+        stack.worker(2)
+        with Peer(Path(tmp)) as peer:
+            # Alternate the order, so neither side always meets the warmer machine.
+            peer_figures = _ingest(python, peer.url, PEER_KEY)
+            folio_figures = _ingest(python, base, API_KEY)
+            folio_figures |= _latency(python, base, API_KEY)
+            peer_figures |= _latency(python, peer.url, PEER_KEY)
+    figures: dict[str, Any] = {}
+    for name, value in folio_figures.items():
+        figures[f"folio_peerbench_{name}"] = value
+        figures[f"peer_{name}"] = peer_figures[name]
+    for clients in INGEST_CLIENTS:
+        figures[f"folio_vs_peer_ingest_rps_{clients}"] = round(
+            folio_figures[f"ingest_rps_{clients}"] / peer_figures[f"ingest_rps_{clients}"], 3
+        )
+        figures[f"folio_vs_peer_ingest_p99_{clients}"] = round(
+            folio_figures[f"ingest_p99_ms_{clients}"] / peer_figures[f"ingest_p99_ms_{clients}"], 3
+        )
+    figures["folio_vs_peer_latency_p50"] = round(
+        folio_figures["latency_p50_ms"] / peer_figures["latency_p50_ms"], 3
+    )
+    report.figures |= figures
+    for clients in INGEST_CLIENTS:
+        report.row(
+            f"uploads/s, {clients} clients (target ≥ {TARGET_RPS_RATIO}x)",
+            f"{folio_figures[f'ingest_rps_{clients}']:.0f}",
+            f"peer {peer_figures[f'ingest_rps_{clients}']:.0f} "
+            f"({figures[f'folio_vs_peer_ingest_rps_{clients}']:.2f}x)",
+        )
+        report.row(
+            f"p99 ms, {clients} clients (target ≤ peer)",
+            folio_figures[f"ingest_p99_ms_{clients}"],
+            f"peer {peer_figures[f'ingest_p99_ms_{clients}']}",
+        )
+    report.row(
+        f"1-page submit→result p50, pdfminer (target ≤ {TARGET_LATENCY_RATIO}x)",
+        f"{folio_figures['latency_p50_ms']} ms",
+        f"peer {peer_figures['latency_p50_ms']} ms ({figures['folio_vs_peer_latency_p50']:.2f}x)",
+    )
+    report.notes.append(
+        "Folio: 2 gunicorn x 8 threads, worker 2 processes x 2 threads; peer: gunicorn 2 x 4, "
+        "Celery prefork 2; loads from ../shared/peers/bench (multipart uploads of a 1-page PDF)"
+    )
+    return report
