@@ -64,6 +64,9 @@ class WorkerReport:
       parts: parts extracted, per engine.
       duration_buckets: upper bounds (seconds) of the job duration histograms.
       jobs: a duration histogram per (engine, status).
+      ocr_pages: pages read by OCR.
+      ocr_seconds: seconds spent rendering and reading them.
+      unread_pages: pages that could not be read, per reason.
     """
 
     pid: int
@@ -75,6 +78,9 @@ class WorkerReport:
     parts: Mapping[str, int] = field(default_factory=dict)
     duration_buckets: tuple[float, ...] = ()
     jobs: tuple[JobDurations, ...] = ()
+    ocr_pages: int = 0
+    ocr_seconds: float = 0.0
+    unread_pages: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -103,6 +109,10 @@ class WorkerReport:
                 )
                 for j in doc["jobs"]
             ),
+            # Absent from an older worker's report (a rolling deploy).
+            ocr_pages=int(doc.get("ocr_pages", 0)),
+            ocr_seconds=float(doc.get("ocr_seconds", 0.0)),
+            unread_pages={str(k): int(v) for k, v in doc.get("unread_pages", {}).items()},
         )
 
 

@@ -47,8 +47,11 @@ class Plan:
     page_count: int
     metadata: dict[str, Any]
     parts: list[PartPlan] = field(default_factory=list)
-    #: The text of a one-part document, extracted in the same sandbox call.
+    #: The text of a one-part document, extracted in the same sandbox call (its pages that
+    #: need OCR are not in it: they are read one sandbox call each).
     texts: list[PageText] | None = None
+    #: The selected pages to read by OCR (:func:`.ocr.needs_ocr`); the planner weighs them.
+    ocr_pages: set[int] = field(default_factory=set)
 
 
 def open_pdf(path: str, password: str | None) -> pikepdf.Pdf:
@@ -125,18 +128,33 @@ def inspect(
     part_pages: int,
     out_dir: str,
     engine: str | None = None,
+    ocr: str = "off",
 ) -> Plan:
     """Describe the document and cut the selected pages into parts of ``part_pages``.
 
     A document that fits in one part is not rewritten (its part's ``path`` is None) and,
     with ``engine``, its text is extracted right away: one sandbox call for a small job.
-    Split-off parts are saved unencrypted, so parts need no password.
+    Split-off parts are saved unencrypted, so parts need no password. ``ocr`` is the
+    job's OCR mode: the pages it selects are noted in the plan and weigh more in parts.
+    A file pikepdf refuses is handed to the engines (:mod:`.recovery`).
     """
-    with open_pdf(path, password) as pdf:
+    from . import ocr as ocr_pages
+    from . import recovery
+
+    try:
+        pdf = open_pdf(path, password)
         try:
             page_count = len(pdf.pages)
         except pikepdf.PdfError as exc:
+            pdf.close()
             raise JobError(ErrorCode.INVALID_PDF, _first_line(exc, path)) from None
+    except JobError as exc:
+        if exc.code != ErrorCode.INVALID_PDF:
+            raise
+        return recovery.recover(
+            path, password=password, pages=pages, max_pages=max_pages, engine=engine, refused=exc
+        )
+    with pdf:
         if page_count == 0:
             raise JobError(ErrorCode.INVALID_PDF, "the PDF has no pages")
         if page_count > max_pages:
@@ -153,16 +171,20 @@ def inspect(
         if not plan.metadata["text_extraction_allowed"]:
             # Normal for many published PDFs, and the text is the user's: a fact, not a fault.
             log.info("the PDF's permissions forbid text extraction; extracting anyway")
-        if len(selected) <= part_pages:
+        plan.ocr_pages = ocr_pages.needs_ocr(
+            ocr, path, password, selected, [n - 1 for n in selected], pdf
+        )
+        chunks = ocr_pages.weighted_chunks(selected, plan.ocr_pages, part_pages)
+        if len(chunks) == 1:
             plan.parts.append(PartPlan(selected, None))
             if engine is not None:
-                indexes = [n - 1 for n in selected]
+                text_pages = [n for n in selected if n not in plan.ocr_pages]
+                indexes = [n - 1 for n in text_pages]
                 plan.texts = extract(
-                    path, engine=engine, password=password, pages=selected, indexes=indexes
+                    path, engine=engine, password=password, pages=text_pages, indexes=indexes
                 )
             return plan
-        for part_no, start in enumerate(range(0, len(selected), part_pages)):
-            chunk = selected[start : start + part_pages]
+        for part_no, chunk in enumerate(chunks):
             part = pikepdf.new()
             # Without form widgets, layers and outlines (no engine reads them): pages.extend
             # would keep widgets cut off from their form, and pikepdf warns about it.
@@ -179,9 +201,29 @@ def inspect(
 def extract(
     path: str, *, engine: str, password: str | None, pages: Sequence[int], indexes: Sequence[int]
 ) -> list[PageText]:
-    """Text of the pages at 0-based ``indexes`` of ``path``, labelled with ``pages``."""
-    run = _ENGINES[engine]
-    texts = run(path, password, list(indexes))
+    """Text of the pages at 0-based ``indexes`` of ``path``, labelled with ``pages``.
+
+    When ``engine`` finds the file unreadable, the other engines try before it fails:
+    each repairs damaged files its own way (issue-202.pdf: pdfminer gives up on a nested
+    dictionary, PDFium reads its 10 pages).
+    """
+    if not indexes:
+        return []
+    failure: JobError | None = None
+    for name in [engine, *(n for n in _ENGINES if n != engine)]:
+        try:
+            texts = _ENGINES[name](path, password, list(indexes))
+        except JobError as exc:
+            if exc.code != ErrorCode.INVALID_PDF:
+                raise
+            failure = failure or exc
+            continue
+        if name != engine:
+            log.info("%s could not read the PDF; %s did", engine, name)
+        break
+    else:
+        assert failure is not None
+        raise failure
     return [(page_no, texts.get(index, "")) for page_no, index in zip(pages, indexes, strict=True)]
 
 
@@ -261,7 +303,9 @@ def _pdfium(path: str, password: str | None, indexes: list[int]) -> dict[int, st
     return texts
 
 
+#: The engines, in the order they are tried after the job's own.
 _ENGINES: dict[str, Callable[[str, str | None, list[int]], dict[int, str]]] = {
     "pdfminer": _pdfminer,
     "pdfium": _pdfium,
 }
+ENGINE_NAMES = tuple(_ENGINES)
