@@ -54,6 +54,10 @@ class Plan:
     ocr_pages: set[int] = field(default_factory=set)
 
 
+class Refused(JobError):
+    """pikepdf cannot read the file (``invalid_pdf``): the engines may still (:mod:`.recovery`)."""
+
+
 def open_pdf(path: str, password: str | None) -> pikepdf.Pdf:
     """Open with the empty password first (owner-only encryption), then the one given."""
     try:
@@ -136,25 +140,21 @@ def inspect(
     with ``engine``, its text is extracted right away: one sandbox call for a small job.
     Split-off parts are saved unencrypted, so parts need no password. ``ocr`` is the
     job's OCR mode: the pages it selects are noted in the plan and weigh more in parts.
-    A file pikepdf refuses is handed to the engines (:mod:`.recovery`).
+    Raises :class:`Refused` when pikepdf cannot read the file (the engines may).
     """
     from . import ocr as ocr_pages
-    from . import recovery
 
     try:
         pdf = open_pdf(path, password)
+    except JobError as exc:
+        if exc.code == ErrorCode.INVALID_PDF:
+            raise Refused(exc.code, exc.message) from None
+        raise
+    with pdf:
         try:
             page_count = len(pdf.pages)
         except pikepdf.PdfError as exc:
-            pdf.close()
-            raise JobError(ErrorCode.INVALID_PDF, _first_line(exc, path)) from None
-    except JobError as exc:
-        if exc.code != ErrorCode.INVALID_PDF:
-            raise
-        return recovery.recover(
-            path, password=password, pages=pages, max_pages=max_pages, engine=engine, refused=exc
-        )
-    with pdf:
+            raise Refused(ErrorCode.INVALID_PDF, _first_line(exc, path)) from None
         if page_count == 0:
             raise JobError(ErrorCode.INVALID_PDF, "the PDF has no pages")
         if page_count > max_pages:

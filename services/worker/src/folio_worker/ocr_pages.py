@@ -7,6 +7,7 @@ and so that a long scan's progress moves page by page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,15 +39,14 @@ class OcrRead:
 def read_by_ocr(
     rt: Runtime,
     job: Job,
-    part_no: int | None,
+    beat: Callable[[], bool],
     path: Path,
     password: str | None,
     targets: list[tuple[int, int]],
 ) -> OcrRead | None:
     """Read ``targets`` (page number, 0-based index in ``path``) one by one, recording
-    each; None when the job stopped processing (cancelled) meanwhile."""
-    from .pipeline import still_running  # pipeline imports this module
-
+    each; ``beat`` is the running job's heartbeat. None when the job stopped processing
+    (cancelled) meanwhile."""
     languages = job.options.languages or rt.settings.ocr_default_languages
     result = OcrRead()
     for page, index in targets:
@@ -62,7 +62,7 @@ def read_by_ocr(
         try:
             done = rt.sandboxes.get().run(
                 task,
-                on_tick=lambda: still_running(rt, job.id, part_no),
+                on_tick=beat,
                 tick_s=rt.settings.heartbeat_interval_s,
             )
         except JobError as exc:

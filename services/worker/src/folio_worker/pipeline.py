@@ -69,7 +69,14 @@ def process_job(rt: Runtime, job_id: str) -> None:
                 if plan.texts is not None:  # small, its scanned pages still to read
                     if rt.lifecycle.run(store_plan, rt.blobs, job, plan):
                         targets = [(n, n - 1) for n in sorted(plan.ocr_pages)]
-                        read = read_by_ocr(rt, job, None, source, job.options.password, targets)
+                        read = read_by_ocr(
+                            rt,
+                            job,
+                            lambda: still_running(rt, job_id, None),
+                            source,
+                            job.options.password,
+                            targets,
+                        )
                         if read is not None:
                             complete_part(rt, job, 0, plan.texts + read.pages, reads=read.reads)
                     return
@@ -159,7 +166,7 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
         complete_part(rt, job, part.part_no, pages)
         return
     targets = [(n, index[n]) for n in sorted(scanned)]
-    read = read_by_ocr(rt, job, part.part_no, path, password, targets)
+    read = read_by_ocr(rt, job, beat, path, password, targets)
     if read is not None:
         complete_part(rt, job, part.part_no, sorted(pages + read.pages), reads=read.reads)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import extraction, ocr
+from . import extraction, ocr, recovery
 from .extraction import PageText, Plan
 from .ocr import PageOcr
 
@@ -38,16 +38,26 @@ class InspectTask:
     ocr: str = "off"
 
     def run(self) -> Plan:
-        return extraction.inspect(
-            self.path,
-            password=self.password,
-            pages=self.pages,
-            max_pages=self.max_pages,
-            part_pages=self.part_pages,
-            out_dir=self.out_dir,
-            engine=self.engine,
-            ocr=self.ocr,
-        )
+        try:
+            return extraction.inspect(
+                self.path,
+                password=self.password,
+                pages=self.pages,
+                max_pages=self.max_pages,
+                part_pages=self.part_pages,
+                out_dir=self.out_dir,
+                engine=self.engine,
+                ocr=self.ocr,
+            )
+        except extraction.Refused as refused:  # pikepdf cannot read it: the engines try
+            return recovery.recover(
+                self.path,
+                password=self.password,
+                pages=self.pages,
+                max_pages=self.max_pages,
+                engine=self.engine,
+                refused=refused,
+            )
 
 
 @dataclass(frozen=True)
