@@ -14,11 +14,12 @@ from folio_common.errors import ErrorCode, JobError
 from folio_common.lifecycle import JobStatus, transitions
 from folio_common.page_reads import PageRead, ReadMethod, get_page_reads, summary
 from folio_common.settings import Settings
-from folio_worker import extraction, ocr
-from folio_worker.tasks import FindOcrPagesTask, InspectTask
 from testsupport import scans
 from testsupport.lifecycle import BLOBS, claim, get, new_job, plan
 from testsupport.pdfs import make_pdf
+
+from folio_worker import extraction, ocr
+from folio_worker.tasks import FindOcrPagesTask, InspectTask
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> str:

@@ -13,11 +13,12 @@ from folio_common.lifecycle import JobStatus
 from folio_common.page_reads import PageRead, ReadMethod, get_page_reads
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
-from folio_worker import ocr
 from testsupport import jobs as tj
 from testsupport import scans
 from testsupport.pdfs import make_pdf, page_text
 from testsupport.procs import Service, start_worker, wait_until
+
+from folio_worker import ocr
 
 pytestmark = pytest.mark.slow
 
