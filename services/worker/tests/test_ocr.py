@@ -157,3 +157,17 @@ def test_extract_falls_back_to_another_engine_only_for_an_unreadable_file(
     with pytest.raises(JobError) as wrong:
         extraction.extract(locked, engine="pdfminer", password="nope", pages=[1], indexes=[0])
     assert wrong.value.code == ErrorCode.WRONG_PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("scanned_at", "rendered_at"), [(72, 216), (100, 300), (150, 300), (300, 300)]
+)
+def test_a_coarse_scan_is_upscaled_by_a_whole_factor(
+    tmp_path: Path, scanned_at: int, rendered_at: int
+) -> None:
+    path = write(tmp_path, "scan.pdf", scans.scanned_pdf([["one line"]], dpi=scanned_at))
+    document = pdfium.PdfDocument(path)
+    page = document[0]
+    assert ocr.scan_dpi(page, 300) == pytest.approx(rendered_at, rel=0.01)
+    page.close()
+    document.close()
