@@ -225,7 +225,7 @@ def scan_dpi(page: pdfium.PdfPage, dpi: int) -> float:
     # Only a clearly coarser image: a skewed one's bounds make it look a little coarser.
     if native <= 0 or native * LOW_RES_FACTOR > dpi:
         return float(dpi)
-    return native * min(MAX_UPSCALE, max(1, math.floor(dpi / native)))
+    return native * min(MAX_UPSCALE, max(1, math.floor(dpi / native + 0.01)))
 
 
 def render(page: pdfium.PdfPage, dpi: float, max_pixels: int) -> Image.Image:
