@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import bigdoc, ingest, latency, memory, pipeline
+from . import bigdoc, ingest, latency, memory, ocr, pipeline
 from .report import Report, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "memory": memory.run,
     "pipeline": pipeline.run,
     "bigdoc": bigdoc.run,
+    "ocr": ocr.run,
 }
 
 
