@@ -5,6 +5,7 @@ PDFium, and the image alone wrapped in a new PDF (no text layer), like a scanner
 from __future__ import annotations
 
 import io
+import zlib
 
 import pikepdf
 import pypdfium2 as pdfium
@@ -74,15 +75,28 @@ def mixed_pdf(text_lines: list[str], scanned_lines: list[str], dpi: int = 150) -
     return out.getvalue()
 
 
-def huge_page_pdf(inches: float) -> bytes:
-    """One scanned-looking page of ``inches`` square: a small image stretched over it, so
-    the file is tiny while a render at 300 dpi would not be."""
+def huge_page_pdf(inches: float, pixels: int | None = None) -> bytes:
+    """One scanned-looking page of ``inches`` square. Its image is a small scan stretched
+    over it, or, with ``pixels``, a blank 1-bit image of that many pixels a side (tiny
+    compressed, ``pixels``² bytes once rendered in gray)."""
     image = scanned_pdf([["A page far too large to render whole."]], dpi=72)
     pdf = pikepdf.open(io.BytesIO(image))
     page = pdf.pages[0]
     side = inches * 72
     page.obj.MediaBox = [0, 0, side, side]
     name = next(iter(page.obj.Resources.XObject.keys()))
+    if pixels is not None:
+        blank = zlib.compress(b"\xff" * (pixels * ((pixels + 7) // 8)), 9)
+        page.obj.Resources.XObject[name] = pdf.make_stream(
+            blank,
+            Type=pikepdf.Name.XObject,
+            Subtype=pikepdf.Name.Image,
+            Width=pixels,
+            Height=pixels,
+            BitsPerComponent=1,
+            ColorSpace=pikepdf.Name.DeviceGray,
+            Filter=pikepdf.Name.FlateDecode,
+        )
     page.obj.Contents = pdf.make_stream(f"q {side:g} 0 0 {side:g} 0 0 cm {name} Do Q".encode())
     out = io.BytesIO()
     pdf.save(out)

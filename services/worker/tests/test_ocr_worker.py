@@ -93,7 +93,8 @@ def test_a_page_over_the_memory_limit_is_unread_and_the_others_succeed(
     import pikepdf
 
     pdf = pikepdf.open(io.BytesIO(make_pdf(1)))
-    pdf.pages.extend(pikepdf.open(io.BytesIO(scans.huge_page_pdf(150))).pages)
+    # 150 inches at 200 dpi: a 900-megapixel render, within the pixel budget, over memory.
+    pdf.pages.extend(pikepdf.open(io.BytesIO(scans.huge_page_pdf(150, 30000))).pages)
     out = io.BytesIO()
     pdf.save(out)
     pages, reads = finished(db, tj.submit(settings, db, out.getvalue()))
@@ -124,3 +125,33 @@ def test_a_scan_is_spread_over_parts_and_read_page_by_page(
     for n, text, _ in pages:
         assert f"Scanned page number {n} of four" in " ".join(text.split())
         assert reads[n].method == ReadMethod.OCR
+
+
+def test_a_scan_spreads_over_the_worker_processes(
+    settings: Settings,
+    db: Database,
+    worker_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A namespace of its own: no other worker of this module may take the parts.
+    env = {
+        **worker_env,
+        "REDIS_NAMESPACE": worker_env["REDIS_NAMESPACE"] + "-two",
+        "WORKER_PROCESSES": "2",
+        "WORKER_THREADS": "1",
+        "JOB_TIME_LIMIT_S": "60",
+    }
+    two = Settings.from_env(env)
+    service = start_worker(env, tmp_path_factory.mktemp("ocr-two"))
+    try:
+        client = create_redis(two)
+        lines = [[f"Page {n} of a scan spread over processes"] for n in range(1, 7)]
+        finished(db, tj.submit(two, db, scans.scanned_pdf(lines, dpi=150)))
+
+        def readers() -> set[int]:
+            return {r.pid for r in worker_reports.read(client, two).values() if r.ocr_pages}
+
+        # Six one-page parts (PART_PAGES=10): both processes read some of them.
+        wait_until(lambda: len(readers()) == 2, timeout=30)
+    finally:
+        service.stop()
