@@ -171,3 +171,21 @@ def test_a_coarse_scan_is_upscaled_by_a_whole_factor(
     assert ocr.scan_dpi(page, 300) == pytest.approx(rendered_at, rel=0.01)
     page.close()
     document.close()
+
+
+def test_deciding_never_inflates_a_content_bomb(tmp_path: Path) -> None:
+    import zlib
+
+    pdf = pikepdf.new()
+    bomb = zlib.compress(b" " * 64 * 1024 * 1024, 9)  # 64 MiB of spaces in ~64 kB
+    pdf.pages.append(
+        pikepdf.Page(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Page,
+                MediaBox=[0, 0, 612, 792],
+                Contents=pdf.make_stream(bomb, Filter=pikepdf.Name.FlateDecode),
+            )
+        )
+    )
+    assert len(ocr._content_head(pdf.pages[0])) == ocr.CONTENT_HEAD
+    assert not ocr.has_images(pdf, 0)

@@ -38,6 +38,8 @@ TESSDATA_DIRS = (
 #: A page is a scan when images cover at least this share of it and it has no text: every
 #: scanned corpus page is covered ≥ 0.78 by one image; a text page's figures far less.
 SCAN_COVERAGE = 0.5
+#: Bytes of a page's content looked at for inline images.
+CONTENT_HEAD = 64 * 1024
 #: Tesseract cannot take an image wider or taller than this (OCRmyPDF downsamples to it).
 MAX_SIDE_PX = 32767
 #: Until the part planner (issue 15's ``planning.OCR_PAGE_COST``) lands: an OCR page
@@ -125,20 +127,27 @@ def has_images(pdf: pikepdf.Pdf, index: int) -> bool:
 
 
 def _content_head(page: pikepdf.Page) -> bytes:
-    """The first bytes of a page's content (inline images, ``BI``, sit in it)."""
+    """The first :data:`CONTENT_HEAD` bytes of a page's content (inline images, ``BI``, sit
+    in it), never decoding more: a 2 kB content stream can inflate to gigabytes."""
+    import zlib
+
     import pikepdf
 
     try:
         contents = page.obj.get("/Contents")
         if isinstance(contents, pikepdf.Array):
             contents = contents[0] if len(contents) else None
-        if isinstance(contents, pikepdf.Stream):
-            raw = contents.read_raw_bytes()
-            if len(raw) < 64 * 1024:  # a scan's content stream is tiny; a bomb's is not
-                return bytes(contents.read_bytes()[: 64 * 1024])
-    except pikepdf.PdfError:
+        if not isinstance(contents, pikepdf.Stream):
+            return b""
+        raw = contents.read_raw_bytes()
+        filters = contents.get("/Filter")
+        if filters is None:
+            return bytes(raw[:CONTENT_HEAD])
+        if filters == pikepdf.Name.FlateDecode:
+            return zlib.decompressobj().decompress(bytes(raw), CONTENT_HEAD)
+    except (pikepdf.PdfError, zlib.error):
         pass
-    return b""
+    return b""  # another filter: not worth decoding for a pre-check
 
 
 def is_scanned(page: pdfium.PdfPage) -> bool:
