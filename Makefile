@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate verify test test-fast lint fmt up api worker demo image image-check bench chaos audit clean
+.PHONY: help install tessdata migrate verify test test-fast lint fmt up api worker demo image image-check bench chaos audit clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,8 +12,23 @@ help:  ## list the targets
 $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
 
-install: $(UV)  ## create .venv from uv.lock (frozen)
+install: $(UV) tessdata  ## create .venv from uv.lock (frozen)
 	$(UV) sync --frozen --all-packages
+
+# OCR: the tesserocr wheel (in uv.lock) is Tesseract; its language data comes from Debian.
+OCR_LANGUAGES ?= eng
+TESSDATA_PACKAGES = tesseract-ocr-osd $(addprefix tesseract-ocr-,$(subst +, ,$(OCR_LANGUAGES)))
+
+tessdata:  ## Tesseract language data of OCR_LANGUAGES (Debian: apt-get when missing)
+	@missing=""; for p in $(TESSDATA_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; \
+	    { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	      || echo "apt-get failed: OCR needs$$missing" >&2; \
+	  else echo "OCR needs$$missing (apt-get install them, or set TESSDATA_PREFIX)" >&2; fi; \
+	fi
 
 migrate: install  ## wait for DATABASE_URL, apply pending migrations (no-op when up to date)
 	$(RUN) folio-migrate apply

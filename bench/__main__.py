@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import bigdoc, capacity, idle, ingest, latency, memory, peer, pipeline
+from . import bigdoc, capacity, idle, ingest, latency, memory, ocr, peer, pipeline
 from .report import Report, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "memory": memory.run,
     "pipeline": pipeline.run,
     "bigdoc": bigdoc.run,
+    "ocr": ocr.run,
 }
 
 

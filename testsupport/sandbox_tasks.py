@@ -82,3 +82,19 @@ class BlockTask:
 
     def run(self) -> None:
         threading.Event().wait()
+
+
+@dataclass(frozen=True)
+class BurnTask:
+    """Spend ``cpu_s`` seconds of CPU time (counted by the process, so the same on any
+    machine), then return the process's total CPU seconds."""
+
+    cpu_s: float
+
+    def run(self) -> float:
+        import time
+
+        start = time.process_time()
+        while time.process_time() - start < self.cpu_s:
+            pass
+        return time.process_time()

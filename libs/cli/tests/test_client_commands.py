@@ -135,6 +135,20 @@ def test_submit_with_pages_prints_the_pages_extracted(client, tmp_path):
     assert [p["number"] for p in result["pages"]] == [1, 2, 3]
 
 
+def test_submit_with_ocr_options_reads_every_page_by_ocr(client, tmp_path):
+    path = tmp_path / "one.pdf"
+    path.write_bytes(make_pdf(1))
+    submit = client("submit", str(path), "--ocr", "force", "--languages", "eng", "--wait")
+    assert submit.returncode == 0, submit.stderr
+    job_id = submit.stdout.split()[0]
+    status = json.loads(client("status", job_id, "--json").stdout)
+    assert (status["ocr"], status["languages"]) == ("force", "eng")
+    result = json.loads(client("result", job_id).stdout)
+    assert result["pages"][0]["method"] == "ocr" and result["ocr"]["pages"] == [1]
+    refused = client("submit", str(path), "--languages", "tlh")
+    assert refused.returncode == 1 and "tlh" in refused.stderr
+
+
 def run_into_closed_pipe(base_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``folio ARGS`` whose stdout is a pipe nobody reads: its read end is closed first."""
     read_end, write_end = os.pipe()

@@ -20,6 +20,7 @@ from folio_common.broker import create_broker
 from folio_common.database import Database
 from folio_common.errors import ErrorCode
 from folio_common.lifecycle import JobStatus, transitions
+from folio_common.page_reads import PageRead
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from testsupport import jobs as tj
@@ -142,10 +143,14 @@ class Api:
     def start(self, job_id: str, pages: int = 2) -> None:
         tj.start(self.db, self.settings, job_id, pages)
 
-    def succeed(self, job_id: str, texts: list[str]) -> None:
+    def succeed(
+        self, job_id: str, texts: list[str], reads: dict[int, PageRead] | None = None
+    ) -> None:
         self.start(job_id, len(texts))
         pages = [(n, text) for n, text in enumerate(texts, start=1)]
-        self.db.transaction(transitions.record_part, self.blobs, self.settings, job_id, 0, pages)
+        self.db.transaction(
+            transitions.record_part, self.blobs, self.settings, job_id, 0, pages, reads
+        )
 
     def end(
         self, job_id: str, status: JobStatus, error: tuple[ErrorCode, str] | None = None

@@ -137,6 +137,9 @@ def test_worker_stats_in_redis_become_labelled_metrics(api, redis_client):
         parts={"pdfminer": 3},
         duration_buckets=(1.0, 10.0),
         jobs=(JobDurations("pdfminer", "succeeded", (1, 3, 3), sum_s=9.5, count=3),),
+        ocr_pages=7,
+        ocr_seconds=15.5,
+        unread_pages={"memory_limit": 2},
     )
     worker_reports.publish(redis_client, settings, worker_id, report)
     # A dead worker's report is not reported (a valid one: only its liveness is missing).
@@ -152,6 +155,10 @@ def test_worker_stats_in_redis_become_labelled_metrics(api, redis_client):
         assert value(samples, "folio_worker_job_duration_seconds_bucket", le="+Inf", **labels) == 3
         assert value(samples, "folio_worker_job_duration_seconds_count", **labels) == 3
         assert value(samples, "folio_workers_alive") >= 1
+        assert value(samples, "folio_worker_ocr_pages_total", worker=worker_id) == 7
+        assert value(samples, "folio_worker_ocr_seconds_total", worker=worker_id) == 15.5
+        unread = {"worker": worker_id, "reason": "memory_limit"}
+        assert value(samples, "folio_worker_pages_unread_total", **unread) == 2
         assert not series(samples, "folio_worker_rss_bytes", worker="dead-host:1")
         assert api.get("/api/v1/stats").json["workers"]["pages_per_s"] >= 2.5
     finally:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from folio_common.errors import ErrorCode
 from folio_common.lifecycle import JobStatus, transitions
+from folio_common.page_reads import PageRead, ReadMethod
+
+#: How a page read from its text layer is described.
+FROM_TEXT_LAYER = {"method": "text", "ocr_confidence": None, "unread_reason": None}
 
 
 def test_result_as_json(api):
@@ -15,10 +19,32 @@ def test_result_as_json(api):
         "job_id": job_id,
         "metadata": {"title": "Folio test", "page_count": 2, "encrypted": False},
         "pages": [
-            {"number": 1, "text": "first page", "chars": 10},
-            {"number": 2, "text": "second page", "chars": 11},
+            {"number": 1, "text": "first page", "chars": 10, **FROM_TEXT_LAYER},
+            {"number": 2, "text": "second page", "chars": 11, **FROM_TEXT_LAYER},
         ],
+        "ocr": {"pages": [], "mean_confidence": None, "unread": []},
     }
+
+
+def test_each_page_says_how_it_was_read_and_the_result_sums_it_up(api):
+    job_id = api.new_job()
+    reads = {
+        2: PageRead(ReadMethod.OCR, 91.0),
+        3: PageRead(ReadMethod.OCR, 80.0),
+        4: PageRead(ReadMethod.NONE, reason="memory_limit"),
+    }
+    api.succeed(job_id, ["text layer", "scanned", "scanned too", ""], reads)
+    result = api.get(f"/api/v1/jobs/{job_id}/result").json
+    assert [p["method"] for p in result["pages"]] == ["text", "ocr", "ocr", "none"]
+    assert [p["ocr_confidence"] for p in result["pages"]] == [None, 91.0, 80.0, None]
+    assert result["pages"][3]["unread_reason"] == "memory_limit"
+    assert result["ocr"] == {
+        "pages": [2, 3],
+        "mean_confidence": 85.5,
+        "unread": [{"number": 4, "reason": "memory_limit"}],
+    }
+    page = api.get(f"/api/v1/jobs/{job_id}/pages/2").json
+    assert (page["method"], page["ocr_confidence"]) == ("ocr", 91.0)
 
 
 def test_result_as_text_joins_pages_with_form_feeds(api):
@@ -36,6 +62,7 @@ def test_one_page(api):
         "number": 2,
         "text": "second",
         "chars": 6,
+        **FROM_TEXT_LAYER,
     }
     missing = api.get(f"/api/v1/jobs/{job_id}/pages/3")
     assert (missing.status_code, missing.json["code"]) == (404, "not_found")

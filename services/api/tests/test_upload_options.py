@@ -18,6 +18,8 @@ OPTIONS = {
     "pages": ("2-3", "2-3", "0-3"),
     "password": ("s3cret", None, "bad\x00password"),
     "callback_url": ("https://example.com/hook", "https://example.com/hook", "ftp://x/y"),
+    "ocr": ("force", "force", "sometimes"),
+    "languages": ("eng", "eng", "eng+tlh"),  # tlh (Klingon) is a valid code, not installed
 }
 #: The three ways an option can arrive.
 FORMS = ("multipart field", "multipart query", "raw query")
@@ -55,6 +57,23 @@ def test_a_valid_option_is_honoured(api, form, name):
         assert job.engine == value
     if name == "callback_url":
         assert job.callback_url == value
+    if name == "ocr":
+        assert job.options.ocr_mode == value
+    if name == "languages":
+        assert job.options.languages == value
+
+
+def test_a_job_without_ocr_options_is_auto_with_the_default_languages(api):
+    result = upload(api, "multipart field", {})
+    assert (result.json["ocr"], result.json["languages"]) == ("auto", None)
+    assert api.job(result.json["id"]).options.to_json() == {}  # stored as before issue 14
+
+
+def test_a_language_not_installed_is_named_with_those_that_are(api):
+    result = upload(api, "raw query", {"languages": "eng+tlh"})
+    assert result.status_code == 422
+    assert "tlh" in result.json["detail"]
+    assert api.settings.ocr_languages.split("+")[0] in result.json["detail"]
 
 
 @pytest.mark.parametrize("form", FORMS)

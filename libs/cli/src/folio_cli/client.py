@@ -115,6 +115,8 @@ def submit(args: argparse.Namespace, client: ApiClient) -> int:
             ("engine", args.engine),
             ("pages", args.pages),
             ("password", args.password),
+            ("ocr", args.ocr),
+            ("languages", args.languages),
         )
         if value
     }

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from folio_common.bootstrap import start_process
 from folio_common.lifecycle import JobStatus
+from folio_common.options import OCR_MODES
 from folio_common.settings import ENGINES, Settings, SettingsError
 
 from . import __version__, client
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--engine", choices=ENGINES, help="extraction engine (default: the API's)")
     cmd.add_argument("--pages", help="page range, e.g. 1-5,9 (default: all)")
     cmd.add_argument("--password", help="password of encrypted PDFs")
+    cmd.add_argument(
+        "--ocr",
+        choices=OCR_MODES,
+        help="auto: OCR scanned pages (default); force: OCR every page; off: never",
+    )
+    cmd.add_argument("--languages", help="OCR languages, Tesseract codes joined by +, e.g. eng+fra")
     cmd.add_argument(
         "--timeout", type=float, default=600.0, help="seconds --wait waits (default 600)"
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from .jobs import Job
 from .lifecycle import JobStatus
+from .page_reads import TEXT_LAYER, PageRead, page_fields
 
 API_PREFIX = "/api/v1"
 
@@ -35,6 +36,8 @@ def job_document(job: Job, webhook: dict[str, Any] | None = None) -> dict[str, A
         "size_bytes": job.size_bytes,
         "sha256": job.sha256,
         "pages": job.options.pages,
+        "ocr": job.options.ocr_mode,
+        "languages": job.options.languages,
         "page_count": job.page_count,
         "progress": {"pages_done": job.pages_done, "pages_total": job.pages_total},
         "parts": {"done": job.parts_done, "total": job.parts_total},
@@ -62,5 +65,7 @@ def job_document(job: Job, webhook: dict[str, Any] | None = None) -> dict[str, A
     return doc
 
 
-def page_document(number: int, text: str, chars: int) -> dict[str, Any]:
-    return {"number": number, "text": text, "chars": chars}
+def page_document(
+    number: int, text: str, chars: int, read: PageRead = TEXT_LAYER
+) -> dict[str, Any]:
+    return {"number": number, "text": text, "chars": chars, **page_fields(read)}

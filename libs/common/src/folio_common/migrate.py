@@ -59,7 +59,9 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
         "heartbeat_at", "expires_at", "purged_at",
     ),
     "blobs": ("key", "seq", "data", "created_at"),
-    "job_pages": ("job_id", "page_no", "text", "chars"),
+    "job_pages": (
+        "job_id", "page_no", "text", "chars", "method", "ocr_confidence", "unread_reason",
+    ),
     "job_parts": (
         "job_id", "part_no", "pages", "blob_key", "attempts", "claimed_at", "done_at",
     ),

@@ -21,10 +21,18 @@ class JobOptions:
     Parameters:
       pages: the page selection (``"1-5,9"``); None for every page.
       password: the PDF's password; dropped from the row when the job ends.
+      ocr: one of :data:`OCR_MODES`; None means ``auto``.
+      languages: Tesseract languages joined by ``+``; None: ``OCR_DEFAULT_LANGUAGES``.
     """
 
     pages: str | None = None
     password: str | None = field(default=None, repr=False)
+    ocr: str | None = None
+    languages: str | None = None
+
+    @property
+    def ocr_mode(self) -> str:
+        return self.ocr or "auto"
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: only the options that are set."""
@@ -35,7 +43,25 @@ class JobOptions:
         """The stored form read back; keys this version does not know are ignored, so a
         row written by a newer release (a rolling deploy) still loads."""
         data = data or {}
-        return cls(pages=data.get("pages"), password=data.get("password"))
+        return cls(
+            pages=data.get("pages"),
+            password=data.get("password"),
+            ocr=data.get("ocr"),
+            languages=data.get("languages"),
+        )
+
+
+#: ``auto``: OCR the pages without text that images cover; ``force``: OCR every page,
+#: ignoring the text layer; ``off``: never.
+OCR_MODES = ("auto", "force", "off")
+_LANGUAGES = re.compile(r"[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*", re.IGNORECASE)
+
+
+def parse_languages(spec: str) -> list[str]:
+    """``"eng+fra"`` → ``["eng", "fra"]``; ValueError for anything but ``+``-joined codes."""
+    if not _LANGUAGES.fullmatch(spec) or len(spec) > 200:
+        raise ValueError("expected Tesseract language codes joined by +, such as eng+fra")
+    return spec.split("+")
 
 
 _PAGES = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")

@@ -132,6 +132,14 @@ def _parse_names(raw: str) -> frozenset[str]:
     return frozenset(filter(None, (name.strip() for name in raw.split(","))))
 
 
+def _parse_languages(raw: str) -> str:
+    from .options import parse_languages  # options imports nothing of settings
+
+    value = raw.strip()
+    parse_languages(value)
+    return value
+
+
 def _default_cpus() -> int:
     """CPUs this process may use: the cgroup quota when there is one, not the host's count."""
     try:
@@ -360,6 +368,22 @@ class Settings:
         20,
         "pages per part on average; larger documents are cut by estimated cost and fanned out",
     )
+    ocr_languages: str = setting(
+        "OCR_LANGUAGES",
+        _parse_languages,
+        "eng",
+        "Tesseract languages the workers have installed, `+`-joined; jobs may ask for these",
+    )
+    ocr_default_languages: str = setting(
+        "OCR_DEFAULT_LANGUAGES", _parse_languages, "eng", "OCR languages of jobs that name none"
+    )
+    ocr_dpi: int = setting("OCR_DPI", _parse_int, 300, "resolution pages are rendered at for OCR")
+    ocr_max_megapixels: float = setting(
+        "OCR_MAX_MEGAPIXELS",
+        _parse_float,
+        16.0,
+        "largest image handed to Tesseract; a larger page is rendered smaller",
+    )
     job_time_limit_s: int = setting(
         "JOB_TIME_LIMIT_S", _parse_int, 120, "wall time of one extraction part"
     )
@@ -453,6 +477,8 @@ class Settings:
             "WORKER_THREADS": self.worker_threads,
             "PART_PAGES": self.part_pages,
             "MAX_PAGES": self.max_pages,
+            "OCR_DPI": self.ocr_dpi,
+            "OCR_MAX_MEGAPIXELS": self.ocr_max_megapixels,
             "JOB_TIME_LIMIT_S": self.job_time_limit_s,
             "JOB_MEMORY_LIMIT_MB": self.job_memory_limit_mb,
             "MAX_ATTEMPTS": self.max_attempts,
@@ -477,6 +503,8 @@ class Settings:
             raise SettingsError("HEADER_TIMEOUT_S", "must be greater than 0")
         if self.db_max_overflow < 0:
             raise SettingsError("DB_MAX_OVERFLOW", "must not be negative")
+        if not set(self.ocr_default_languages.split("+")) <= set(self.ocr_languages.split("+")):
+            raise SettingsError("OCR_DEFAULT_LANGUAGES", "must be among OCR_LANGUAGES")
         if self.webhook_secret and not self.webhook_secret.startswith("whsec_"):
             raise SettingsError("WEBHOOK_SECRET", "expected a whsec_… secret")
 

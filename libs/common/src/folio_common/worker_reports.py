@@ -65,6 +65,9 @@ class WorkerReport:
       duration_buckets: upper bounds (seconds) of the job duration histograms.
       jobs: a duration histogram per (engine, status).
       schema_problems: why the schema guard holds the process (empty: it takes jobs).
+      ocr_pages: pages read by OCR.
+      ocr_seconds: seconds spent rendering and reading them.
+      unread_pages: pages that could not be read, per reason.
     """
 
     pid: int
@@ -77,6 +80,9 @@ class WorkerReport:
     duration_buckets: tuple[float, ...] = ()
     jobs: tuple[JobDurations, ...] = ()
     schema_problems: tuple[str, ...] = ()
+    ocr_pages: int = 0
+    ocr_seconds: float = 0.0
+    unread_pages: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -106,6 +112,10 @@ class WorkerReport:
                 for j in doc["jobs"]
             ),
             schema_problems=tuple(str(p) for p in doc.get("schema_problems", ())),
+            # Absent from an older worker's report (a rolling deploy).
+            ocr_pages=int(doc.get("ocr_pages", 0)),
+            ocr_seconds=float(doc.get("ocr_seconds", 0.0)),
+            unread_pages={str(k): int(v) for k, v in doc.get("unread_pages", {}).items()},
         )
 
 

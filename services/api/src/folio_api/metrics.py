@@ -297,6 +297,30 @@ class FleetCollector:
                 buckets = list(zip(bounds, job.buckets, strict=True))
                 durations.add_metric([worker, job.engine, job.status], buckets, job.sum_s)
         yield from (rss, sandbox_rss, rate, pages, parts, durations)
+        yield from _ocr_metrics(reports)
+
+
+def _ocr_metrics(reports: dict[str, WorkerReport]) -> Iterator[Metric]:
+    """Pages read by OCR, the seconds it took, and pages not read, by reason (issue 14)."""
+    ocr_pages = CounterMetricFamily(
+        "folio_worker_ocr_pages", "Pages read by OCR", labels=["worker"]
+    )
+    ocr_seconds = CounterMetricFamily(
+        "folio_worker_ocr_seconds",
+        "Seconds spent rendering and reading OCR pages",
+        labels=["worker"],
+    )
+    unread = CounterMetricFamily(
+        "folio_worker_pages_unread",
+        "Pages that could not be read (over a limit, OCR failed), by reason",
+        labels=["worker", "reason"],
+    )
+    for worker, report in sorted(reports.items()):
+        ocr_pages.add_metric([worker], report.ocr_pages)
+        ocr_seconds.add_metric([worker], report.ocr_seconds)
+        for reason, count in sorted(report.unread_pages.items()):
+            unread.add_metric([worker, reason], count)
+    yield from (ocr_pages, ocr_seconds, unread)
 
 
 def render(settings: Settings, db: Database, client: redis.Redis) -> bytes:

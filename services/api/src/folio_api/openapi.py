@@ -11,6 +11,8 @@ from typing import Any
 
 from folio_common.errors import ErrorCode
 from folio_common.lifecycle import JobStatus
+from folio_common.options import OCR_MODES
+from folio_common.page_reads import ReadMethod
 from folio_common.settings import ENGINES
 
 from folio_api import __version__
@@ -123,6 +125,18 @@ OPTION_PROPERTIES: Doc = {
         "format": "uri",
         "description": "http(s) URL that receives a signed webhook when the job ends",
     },
+    "ocr": {
+        "type": "string",
+        "enum": list(OCR_MODES),
+        "description": "`auto` (default): read with OCR the pages without a text layer that "
+        "images cover; `force`: OCR every page, ignoring the text layer; `off`: never",
+    },
+    "languages": {
+        "type": "string",
+        "pattern": r"^[A-Za-z][A-Za-z0-9_]*(\+[A-Za-z][A-Za-z0-9_]*)*$",
+        "description": "OCR languages, Tesseract codes joined by `+`, e.g. `eng+fra`, each "
+        "among OCR_LANGUAGES (default: OCR_DEFAULT_LANGUAGES)",
+    },
 }
 
 #: An uploaded PDF: `format: binary` makes generators type it as a file, not text.
@@ -150,6 +164,10 @@ SCHEMAS: Doc = {
             "size_bytes": {"type": "integer"},
             "sha256": {"type": "string"},
             "pages": _nullable({"type": "string", "description": "the requested page range"}),
+            "ocr": {"type": "string", "enum": list(OCR_MODES), "description": "the OCR mode"},
+            "languages": _nullable(
+                {"type": "string", "description": "OCR languages asked for (null: default)"}
+            ),
             "page_count": _nullable({"type": "integer", "description": "pages in the PDF"}),
             "progress": {
                 "type": "object",
@@ -230,6 +248,40 @@ SCHEMAS: Doc = {
             "number": {"type": "integer", "minimum": 1},
             "text": {"type": "string"},
             "chars": {"type": "integer"},
+            "method": {
+                "type": "string",
+                "enum": [m.value for m in ReadMethod],
+                "description": "`text`: the PDF's text layer; `ocr`: read by Tesseract; "
+                "`none`: not read (see `unread_reason`)",
+            },
+            "ocr_confidence": _nullable(
+                {"type": "number", "description": "Tesseract's mean word confidence, 0-100"}
+            ),
+            "unread_reason": _nullable(
+                {
+                    "type": "string",
+                    "description": "why the page was not read: `timeout`, `memory_limit`, "
+                    "`invalid_pdf`, `render_failed`, `ocr_failed`",
+                }
+            ),
+        },
+    },
+    "OcrSummary": {
+        "type": "object",
+        "description": "Which pages OCR read, their mean word confidence, which were not read",
+        "properties": {
+            "pages": {"type": "array", "items": {"type": "integer"}},
+            "mean_confidence": _nullable({"type": "number"}),
+            "unread": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "number": {"type": "integer"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "Result": {
@@ -239,6 +291,7 @@ SCHEMAS: Doc = {
             "job_id": {"type": "string", "format": "uuid"},
             "metadata": _ref("Metadata"),
             "pages": {"type": "array", "items": _ref("Page")},
+            "ocr": _ref("OcrSummary"),
         },
     },
     "Metadata": {

@@ -22,7 +22,7 @@ from falcon.util import BufferedReader
 from folio_common.blobs import read_file_chunks
 from folio_common.callback_urls import CallbackRefused, check_at_submission
 from folio_common.jobs import Job
-from folio_common.options import JobOptions, page_ranges
+from folio_common.options import OCR_MODES, JobOptions, page_ranges, parse_languages
 from folio_common.settings import ENGINES, Settings
 
 from folio_api.errors import (
@@ -52,7 +52,7 @@ MAX_FILENAME = 255
 RAW_MEDIA_TYPES = ("application/pdf", "application/octet-stream")
 
 #: The upload options: multipart fields, or query parameters with either upload form.
-OPTION_FIELDS = ("engine", "pages", "password", "callback_url")
+OPTION_FIELDS = ("engine", "pages", "password", "callback_url", "ocr", "languages")
 #: Query parameters of an upload (both forms): the options and the file's name.
 QUERY_FIELDS = (*OPTION_FIELDS, "filename")
 
@@ -65,10 +65,15 @@ class Options:
     pages: str | None = None
     password: str | None = field(default=None, repr=False)
     callback_url: str | None = None
+    ocr: str | None = None
+    languages: str | None = None
 
     def stored(self) -> JobOptions:
-        """``jobs.options``: the page range and the password the worker needs (it drops it)."""
-        return JobOptions(pages=self.pages, password=self.password)
+        """``jobs.options``: the page range, OCR options and the password the worker needs
+        (it drops the password)."""
+        return JobOptions(
+            pages=self.pages, password=self.password, ocr=self.ocr, languages=self.languages
+        )
 
     def matches(self, job: Job) -> bool:
         """Same options as ``job`` (the password is not compared: the worker drops it)."""
@@ -76,6 +81,8 @@ class Options:
             job.engine == self.engine
             and job.options.pages == self.pages
             and job.callback_url == self.callback_url
+            and job.options.ocr_mode == (self.ocr or "auto")
+            and job.options.languages == self.languages
         )
 
 
@@ -177,7 +184,31 @@ def parse_options(fields: Mapping[str, str], settings: Settings) -> Options:
             check_at_submission(callback_url, settings.webhook_allow_private)
         except CallbackRefused as exc:
             raise validation_error("callback_url", str(exc)) from None
-    return Options(engine, pages, fields.get("password") or None, callback_url)
+    ocr = (fields.get("ocr") or "").strip().lower() or None
+    if ocr is not None and ocr not in OCR_MODES:
+        raise validation_error("ocr", f"ocr must be one of {', '.join(OCR_MODES)}")
+    languages = _languages(fields.get("languages"), settings)
+    return Options(engine, pages, fields.get("password") or None, callback_url, ocr, languages)
+
+
+def _languages(value: str | None, settings: Settings) -> str | None:
+    """The OCR languages asked for, each one the workers have (``OCR_LANGUAGES``)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        asked = parse_languages(value)
+    except ValueError as exc:
+        raise validation_error("languages", f"languages: {exc}") from None
+    installed = settings.ocr_languages.split("+")
+    missing = [code for code in asked if code not in installed]
+    if missing:
+        raise validation_error(
+            "languages",
+            f"OCR language {', '.join(missing)} is not installed; "
+            f"installed: {', '.join(installed)}",
+        )
+    return value
 
 
 def clean_filename(name: str | None) -> str | None:

@@ -83,6 +83,9 @@ class WorkerCounters:
         self._pages: dict[str, int] = {}
         self._parts: dict[str, int] = {}
         self._jobs: dict[tuple[str, str], _Histogram] = {}
+        self._ocr_pages = 0
+        self._ocr_seconds = 0.0
+        self._unread: dict[str, int] = {}
         self._changed = threading.Event()
         self._schema_problems: list[str] = []
 
@@ -92,6 +95,19 @@ class WorkerCounters:
             self._recent.append((self._clock(), pages))
             self._pages[engine] = self._pages.get(engine, 0) + pages
             self._parts[engine] = self._parts.get(engine, 0) + 1
+        self._changed.set()
+
+    def page_ocr(self, seconds: float) -> None:
+        """A page was rendered and read by Tesseract in ``seconds``."""
+        with self._lock:
+            self._ocr_pages += 1
+            self._ocr_seconds += seconds
+        self._changed.set()
+
+    def page_unread(self, reason: str) -> None:
+        """A page could not be read (``reason``: ``timeout``, ``memory_limit``...)."""
+        with self._lock:
+            self._unread[reason] = self._unread.get(reason, 0) + 1
         self._changed.set()
 
     def job_done(self, job: Job) -> None:
@@ -142,4 +158,7 @@ class WorkerCounters:
                     histogram.durations(engine, status)
                     for (engine, status), histogram in sorted(self._jobs.items())
                 ),
+                ocr_pages=self._ocr_pages,
+                ocr_seconds=round(self._ocr_seconds, 3),
+                unread_pages=dict(self._unread),
             )

@@ -48,8 +48,15 @@ class Plan:
     page_count: int
     metadata: dict[str, Any]
     parts: list[PartPlan] = field(default_factory=list)
-    #: The text of a one-part document, extracted in the same sandbox call.
+    #: The text of a one-part document, extracted in the same sandbox call (its pages that
+    #: need OCR are not in it: they are read one sandbox call each).
     texts: list[PageText] | None = None
+    #: The selected pages to read by OCR (:func:`.ocr.needs_ocr`); the planner weighs them.
+    ocr_pages: set[int] = field(default_factory=set)
+
+
+class Refused(JobError):
+    """pikepdf cannot read the file (``invalid_pdf``): the engines may still (:mod:`.recovery`)."""
 
 
 def open_pdf(path: str, password: str | None) -> pikepdf.Pdf:
@@ -126,22 +133,31 @@ def inspect(
     part_pages: int,
     out_dir: str,
     engine: str | None = None,
-    ocr_pages: set[int] | None = None,
+    ocr: str = "off",
 ) -> Plan:
     """Describe the document and cut the selected pages into parts.
 
-    A document of at most ``part_pages`` selected pages is one part and, with ``engine``,
-    its text is extracted right away: one sandbox call for a small job. A larger one is
-    cut into as many parts as ``part_pages`` per part would give, balanced by estimated
-    cost (:mod:`.planning`; ``ocr_pages`` weigh far more); every part reads its pages from
-    the source, so nothing is written (``out_dir`` is no longer used) and each
-    ``PartPlan.path`` is None.
+    A document that fits in one part (``part_pages``, an OCR page counting for more) is
+    one part and, with ``engine``, the text of its text-layer pages is extracted right
+    away: one sandbox call for a small job. A larger one is cut into parts of about equal
+    estimated cost (:mod:`.planning`), each reading its pages from the source, so nothing
+    is written (``out_dir`` is no longer used) and each ``PartPlan.path`` is None.
+    ``ocr`` is the job's OCR mode: the pages it selects are noted in the plan.
+    Raises :class:`Refused` when pikepdf cannot read the file (the engines may).
     """
-    with open_pdf(path, password) as pdf:
+    from . import ocr as ocr_pages
+
+    try:
+        pdf = open_pdf(path, password)
+    except JobError as exc:
+        if exc.code == ErrorCode.INVALID_PDF:
+            raise Refused(exc.code, exc.message) from None
+        raise
+    with pdf:
         try:
             page_count = len(pdf.pages)
         except pikepdf.PdfError as exc:
-            raise JobError(ErrorCode.INVALID_PDF, _first_line(exc, path)) from None
+            raise Refused(ErrorCode.INVALID_PDF, _first_line(exc, path)) from None
         if page_count == 0:
             raise JobError(ErrorCode.INVALID_PDF, "the PDF has no pages")
         if page_count > max_pages:
@@ -158,18 +174,22 @@ def inspect(
         if not plan.metadata["text_extraction_allowed"]:
             # Normal for many published PDFs, and the text is the user's: a fact, not a fault.
             log.info("the PDF's permissions forbid text extraction; extracting anyway")
-        if len(selected) <= part_pages:
+        plan.ocr_pages = ocr_pages.needs_ocr(
+            ocr, path, password, selected, [n - 1 for n in selected], pdf
+        )
+        count = planning.part_count(selected, part_pages, plan.ocr_pages)
+        if count == 1:
             plan.parts.append(PartPlan(selected, None))
             if engine is not None:
-                indexes = [n - 1 for n in selected]
+                text_pages = [n for n in selected if n not in plan.ocr_pages]
+                indexes = [n - 1 for n in text_pages]
                 plan.texts = extract(
-                    path, engine=engine, password=password, pages=selected, indexes=indexes
+                    path, engine=engine, password=password, pages=text_pages, indexes=indexes
                 )
             return plan
         # Larger documents: parts of about equal estimated cost, each read from the
         # source by its own message (no split-off copies).
-        costs = planning.page_costs(pdf, selected, ocr_pages)
-        count = planning.part_count(selected, part_pages)
+        costs = planning.page_costs(pdf, selected, plan.ocr_pages)
         plan.parts += [PartPlan(run, None) for run in planning.plan_parts(selected, costs, count)]
         return plan
 
@@ -177,9 +197,29 @@ def inspect(
 def extract(
     path: str, *, engine: str, password: str | None, pages: Sequence[int], indexes: Sequence[int]
 ) -> list[PageText]:
-    """Text of the pages at 0-based ``indexes`` of ``path``, labelled with ``pages``."""
-    run = _ENGINES[engine]
-    texts = run(path, password, list(indexes))
+    """Text of the pages at 0-based ``indexes`` of ``path``, labelled with ``pages``.
+
+    When ``engine`` finds the file unreadable, the other engines try before it fails:
+    each repairs damaged files its own way (issue-202.pdf: pdfminer gives up on a nested
+    dictionary, PDFium reads its 10 pages).
+    """
+    if not indexes:
+        return []
+    failure: JobError | None = None
+    for name in [engine, *(n for n in _ENGINES if n != engine)]:
+        try:
+            texts = _ENGINES[name](path, password, list(indexes))
+        except JobError as exc:
+            if exc.code != ErrorCode.INVALID_PDF:
+                raise
+            failure = failure or exc
+            continue
+        if name != engine:
+            log.info("%s could not read the PDF; %s did", engine, name)
+        break
+    else:
+        assert failure is not None
+        raise failure
     return [(page_no, texts.get(index, "")) for page_no, index in zip(pages, indexes, strict=True)]
 
 
@@ -259,7 +299,9 @@ def _pdfium(path: str, password: str | None, indexes: list[int]) -> dict[int, st
     return texts
 
 
+#: The engines, in the order they are tried after the job's own.
 _ENGINES: dict[str, Callable[[str, str | None, list[int]], dict[int, str]]] = {
     "pdfminer": _pdfminer,
     "pdfium": _pdfium,
 }
+ENGINE_NAMES = tuple(_ENGINES)

@@ -25,6 +25,7 @@ from folio_common.logs import bind_contextvars, clear_contextvars, get_logger
 from folio_common.settings import Settings
 from folio_common.sweeper import run_sweeper
 
+from . import ocr
 from .runtime import build_runtime, current_runtime, install_runtime
 
 log = get_logger("folio.worker")
@@ -145,6 +146,11 @@ class WorkerProcess(Middleware):
         rt.sandboxes.warm(rt.settings.worker_threads)
         queues = sorted(broker.get_declared_queues())
         log.info("worker ready", worker_id=rt.worker_id, queues=queues)
+        missing = set(rt.settings.ocr_languages.split("+")) - ocr.installed_languages()
+        if missing:  # the API accepts these languages: their pages would not be read
+            log.error(
+                "OCR languages not installed", missing=sorted(missing), tessdata=ocr.tessdata_dir()
+            )
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         log.info("worker stopping: finishing running parts", worker_id=current_runtime().worker_id)

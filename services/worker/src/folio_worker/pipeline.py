@@ -11,6 +11,7 @@ transient and propagates, so Dramatiq retries the message with backoff.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import sqlalchemy.exc
@@ -19,13 +20,15 @@ from folio_common.errors import JobError
 from folio_common.lifecycle import JobStatus, transitions
 from folio_common.lifecycle.effects import Step
 from folio_common.logs import get_logger
+from folio_common.page_reads import PageRead
 from folio_common.uow import RetryPolicy
 from sqlalchemy import Connection
 
-from .extraction import Plan
+from .extraction import PageText, Plan
+from .ocr_pages import read_by_ocr
 from .runtime import Runtime
 from .sandbox import Cancelled
-from .tasks import ExtractTask, InspectTask
+from .tasks import ExtractTask, FindOcrPagesTask, InspectTask
 
 log = get_logger("folio.worker")
 
@@ -54,12 +57,27 @@ def process_job(rt: Runtime, job_id: str) -> None:
                         part_pages=rt.settings.part_pages,
                         out_dir=tmp,
                         engine=job.engine,
+                        ocr=job.options.ocr_mode,
                     ),
                     on_tick=lambda: still_running(rt, job_id, None),
                     tick_s=rt.settings.heartbeat_interval_s,
                 )
-                if plan.texts is not None:  # a small document, extracted already
+                if plan.texts is not None and not plan.ocr_pages:  # small, extracted already
                     complete_part(rt, job, 0, plan.texts, plan)
+                    return
+                if plan.texts is not None:  # small, its scanned pages still to read
+                    if rt.lifecycle.run(store_plan, job, plan):
+                        targets = [(n, n - 1) for n in sorted(plan.ocr_pages)]
+                        read = read_by_ocr(
+                            rt,
+                            job,
+                            lambda: still_running(rt, job_id, None),
+                            source,
+                            job.options.password,
+                            targets,
+                        )
+                        if read is not None:
+                            complete_part(rt, job, 0, plan.texts + read.pages, reads=read.reads)
                     return
                 if rt.lifecycle.run(store_plan, job, plan):  # its parts are sent now
                     log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
@@ -106,21 +124,55 @@ def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
 
 
 def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
-    """Extract one part in the sandbox, record its pages, finish the job if it was the last."""
+    """Extract one part in the sandbox, record its pages, finish the job if it was the last.
+
+    Its scanned pages (the job's OCR mode decides) are read one sandbox call each,
+    recorded as they come."""
+    # Parts read the source; a part split off by an older release is its own (unencrypted) PDF.
     split_off = part.blob_key not in (None, blobs.source_key(job.id))
-    pages = rt.sandboxes.get().run(
-        ExtractTask(
-            path=str(path),
-            engine=job.engine,
-            # Split-off parts are saved unencrypted; only the source needs the password.
-            password=None if split_off else job.options.password,
-            pages=tuple(part.pages),
-            indexes=tuple(range(len(part.pages)) if split_off else (n - 1 for n in part.pages)),
-        ),
-        on_tick=lambda: still_running(rt, job.id, part.part_no),
-        tick_s=rt.settings.heartbeat_interval_s,
-    )
-    complete_part(rt, job, part.part_no, pages)
+    password = None if split_off else job.options.password
+    indexes = range(len(part.pages)) if split_off else [n - 1 for n in part.pages]
+    index = dict(zip(part.pages, indexes, strict=True))
+    sandbox = rt.sandboxes.get()
+
+    def beat() -> bool:
+        return still_running(rt, job.id, part.part_no)
+
+    tick_s = rt.settings.heartbeat_interval_s
+    scanned: set[int] = set()
+    if job.options.ocr_mode != "off":
+        scanned = sandbox.run(
+            FindOcrPagesTask(
+                str(path),
+                password,
+                job.options.ocr_mode,
+                tuple(part.pages),
+                tuple(index[n] for n in part.pages),
+            ),
+            on_tick=beat,
+            tick_s=tick_s,
+        )
+    text_pages = [n for n in part.pages if n not in scanned]
+    pages: list[PageText] = []
+    if text_pages:
+        pages = sandbox.run(
+            ExtractTask(
+                path=str(path),
+                engine=job.engine,
+                password=password,
+                pages=tuple(text_pages),
+                indexes=tuple(index[n] for n in text_pages),
+            ),
+            on_tick=beat,
+            tick_s=tick_s,
+        )
+    if not scanned:
+        complete_part(rt, job, part.part_no, pages)
+        return
+    targets = [(n, index[n]) for n in sorted(scanned)]
+    read = read_by_ocr(rt, job, beat, path, password, targets)
+    if read is not None:
+        complete_part(rt, job, part.part_no, sorted(pages + read.pages), reads=read.reads)
 
 
 def complete_part(
@@ -129,10 +181,12 @@ def complete_part(
     part_no: int,
     pages: list[tuple[int, str]],
     plan: Plan | None = None,
+    reads: Mapping[int, PageRead] | None = None,
 ) -> None:
     """Record a part's pages (with ``plan``, a one-part document's plan in the same
-    transaction); when it completes the set, the job has succeeded: announce it."""
-    finished = rt.lifecycle.run(planned_and_recorded, rt, job, part_no, pages, plan)
+    transaction; ``reads``: how pages not from the text layer were read); when it
+    completes the set, the job has succeeded: announce it."""
+    finished = rt.lifecycle.run(planned_and_recorded, rt, job, part_no, pages, plan, reads)
     log.info("part done", part_no=part_no, pages=len(pages))
     rt.stats.part_done(job.engine, len(pages))
     if finished is not None:
@@ -146,6 +200,7 @@ def planned_and_recorded(
     part_no: int,
     pages: list[tuple[int, str]],
     plan: Plan | None = None,
+    reads: Mapping[int, PageRead] | None = None,
 ) -> Step[jobs.Job | None]:
     """Pages in, part counted (with ``plan``, a one-part document planned first, in the
     same transaction); the succeeded job when this part completes the set."""
@@ -155,7 +210,7 @@ def planned_and_recorded(
         if not planned.value:
             return Step(None)
     return planned.then(
-        transitions.record_part(conn, rt.blobs, rt.settings, job.id, part_no, pages)
+        transitions.record_part(conn, rt.blobs, rt.settings, job.id, part_no, pages, reads)
     )
 
 

@@ -21,7 +21,7 @@ is decoded, so planning costs milliseconds even for thousands of pages.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import pikepdf
 
@@ -113,9 +113,18 @@ def page_costs(
     return costs
 
 
-def part_count(selected: Sequence[int], part_pages: int) -> int:
-    """How many parts: as many as ``part_pages`` per part would give (``PART_PAGES``)."""
-    return max(1, math.ceil(len(selected) / max(1, part_pages)))
+#: How many text pages one OCR page counts as when deciding how many parts to cut (a text
+#: page takes ~10 ms, an OCR page 1-3 s): a scan spreads over the worker processes.
+OCR_PAGE_WEIGHT = 10
+
+
+def part_count(
+    selected: Sequence[int], part_pages: int, ocr_pages: Collection[int] = frozenset()
+) -> int:
+    """How many parts: as many as ``part_pages`` per part would give (``PART_PAGES``), an
+    OCR page counting as :data:`OCR_PAGE_WEIGHT` pages."""
+    weight = len(selected) + (OCR_PAGE_WEIGHT - 1) * len(set(ocr_pages) & set(selected))
+    return max(1, min(len(selected), math.ceil(weight / max(1, part_pages))))
 
 
 def plan_parts(selected: Sequence[int], costs: dict[int, float], parts: int) -> list[list[int]]:

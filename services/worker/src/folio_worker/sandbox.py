@@ -79,7 +79,8 @@ def _serve(conn: Connection, memory_limit_mb: int, cpu_limit_s: int) -> None:
     """The sandbox's main loop: run tasks until the parent sends None or goes away."""
     limit = memory_limit_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit_s, cpu_limit_s + 5))
+    # The inherited hard limit stays: a lowered one could never be raised for the next task.
+    cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     start_process("worker")
@@ -90,11 +91,23 @@ def _serve(conn: Connection, memory_limit_mb: int, cpu_limit_s: int) -> None:
             return
         if request is None:
             return
+        _renew_cpu_limit(cpu_limit_s, cpu_hard)
         reply = perform(request, memory_limit_mb)
         try:
             conn.send(reply)
         except MemoryError:
             conn.send(Failed(ErrorCode.MEMORY_LIMIT, "result too large"))
+
+
+def _renew_cpu_limit(cpu_limit_s: int, hard: int) -> None:
+    """Each task its own CPU budget: RLIMIT_CPU counts the process's whole life, and a
+    sandbox that has read 40 OCR pages of 3 s each would kill the next page at once. The
+    soft limit moves; SIGXCPU at it ends the process (the hard limit cannot be raised)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime) + cpu_limit_s
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _context() -> multiprocessing.context.ForkServerContext:

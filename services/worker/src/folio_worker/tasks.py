@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import extraction
+from . import extraction, ocr, recovery
 from .extraction import PageText, Plan
+from .ocr import PageOcr
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class InspectTask:
       max_pages: more pages than this fails the job ``too_many_pages``.
       part_pages: pages per part; split-off parts are written to ``out_dir``.
       engine: when set, a document that fits in one part is extracted in the same call.
+      ocr: the job's OCR mode; the pages it selects are in the plan's ``ocr_pages``.
     """
 
     path: str
@@ -33,17 +35,29 @@ class InspectTask:
     part_pages: int
     out_dir: str
     engine: str | None = None
+    ocr: str = "off"
 
     def run(self) -> Plan:
-        return extraction.inspect(
-            self.path,
-            password=self.password,
-            pages=self.pages,
-            max_pages=self.max_pages,
-            part_pages=self.part_pages,
-            out_dir=self.out_dir,
-            engine=self.engine,
-        )
+        try:
+            return extraction.inspect(
+                self.path,
+                password=self.password,
+                pages=self.pages,
+                max_pages=self.max_pages,
+                part_pages=self.part_pages,
+                out_dir=self.out_dir,
+                engine=self.engine,
+                ocr=self.ocr,
+            )
+        except extraction.Refused as refused:  # pikepdf cannot read it: the engines try
+            return recovery.recover(
+                self.path,
+                password=self.password,
+                pages=self.pages,
+                max_pages=self.max_pages,
+                engine=self.engine,
+                refused=refused,
+            )
 
 
 @dataclass(frozen=True)
@@ -71,4 +85,65 @@ class ExtractTask:
             password=self.password,
             pages=self.pages,
             indexes=self.indexes,
+        )
+
+
+@dataclass(frozen=True)
+class FindOcrPagesTask:
+    """Which pages of a part to read by OCR (the same rule as at inspection).
+
+    Parameters:
+      path, password: the PDF (a split-off part, saved unencrypted, or the source).
+      mode: the job's OCR mode (``auto`` or ``force``).
+      pages: the 1-based page numbers of the original document.
+      indexes: their 0-based indexes in ``path``.
+    """
+
+    path: str
+    password: str | None
+    mode: str
+    pages: tuple[int, ...]
+    indexes: tuple[int, ...]
+
+    def run(self) -> set[int]:
+        import pikepdf
+
+        try:
+            pdf = pikepdf.open(self.path, password=self.password or "")
+        except pikepdf.PdfError:  # a file only the engines read (see .recovery)
+            return ocr.needs_ocr(self.mode, self.path, self.password, self.pages, self.indexes)
+        with pdf:
+            return ocr.needs_ocr(self.mode, self.path, self.password, self.pages, self.indexes, pdf)
+
+
+@dataclass(frozen=True)
+class OcrPageTask:
+    """One page rendered and read by Tesseract: a task of its own, so that a page over the
+    time or memory limit costs that page alone, and progress moves page by page.
+
+    Parameters:
+      path, password: the PDF (the source, or a split-off part saved unencrypted).
+      page: the 1-based page number in the original document.
+      index: its 0-based index in ``path``.
+      languages: Tesseract languages joined by ``+``.
+      dpi, max_pixels: the render's resolution and pixel budget.
+    """
+
+    path: str
+    password: str | None
+    page: int
+    index: int
+    languages: str
+    dpi: int
+    max_pixels: int
+
+    def run(self) -> PageOcr:
+        return ocr.read_page(
+            self.path,
+            self.password,
+            self.page,
+            self.index,
+            languages=self.languages,
+            dpi=self.dpi,
+            max_pixels=self.max_pixels,
         )

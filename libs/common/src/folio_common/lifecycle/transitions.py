@@ -14,7 +14,7 @@ or recorded only while its job is ``processing``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -23,6 +23,7 @@ from folio_common.blobs import BlobStore, append_chunks, job_prefix, rechunk, so
 from folio_common.errors import ErrorCode, JobError
 from folio_common.jobs import JOB_COLUMNS, Job, Part, one_job
 from folio_common.options import JobOptions
+from folio_common.page_reads import TEXT_LAYER, PageRead
 from folio_common.settings import Settings
 
 from .effects import Announce, EnqueueJob, EnqueuePart, Step
@@ -225,6 +226,69 @@ def plan(
     return Step(True, sends)
 
 
+def _upsert_pages(
+    conn: Connection,
+    job_id: str,
+    pages: Sequence[tuple[int, str]],
+    reads: Mapping[int, PageRead] | None,
+) -> None:
+    """Write pages (how each was read: ``reads``, else its text layer), one row per page."""
+    if not pages:
+        return
+    reads = reads or {}
+    how = [reads.get(n, TEXT_LAYER) for n, _ in pages]
+    conn.execute(
+        text(
+            """INSERT INTO job_pages (job_id, page_no, text, chars, method, ocr_confidence,
+                                      unread_reason)
+               SELECT :job_id, no, body, char_length(body), method, confidence, reason
+               FROM unnest(CAST(:nos AS int[]), CAST(:texts AS text[]),
+                           CAST(:methods AS text[]), CAST(:confidences AS real[]),
+                           CAST(:reasons AS text[]))
+                    AS p(no, body, method, confidence, reason)
+               ON CONFLICT (job_id, page_no)
+               DO UPDATE SET text = EXCLUDED.text, chars = EXCLUDED.chars,
+                   method = EXCLUDED.method, ocr_confidence = EXCLUDED.ocr_confidence,
+                   unread_reason = EXCLUDED.unread_reason"""
+        ),
+        {
+            "job_id": job_id,
+            "nos": [n for n, _ in pages],
+            "texts": [t for _, t in pages],
+            "methods": [r.method.value for r in how],
+            "confidences": [r.confidence for r in how],
+            "reasons": [r.reason for r in how],
+        },
+    )
+
+
+#: A job's progress is the pages recorded so far: counted, so that a page recorded twice
+#: (a redelivered part) counts once, and a part's pages may arrive one at a time.
+_PAGES_DONE = "(SELECT count(*) FROM job_pages WHERE job_id = :id)"
+
+
+def record_pages(
+    conn: Connection,
+    job_id: str,
+    pages: Sequence[tuple[int, str]],
+    reads: Mapping[int, PageRead] | None = None,
+) -> Step[bool]:
+    """Upsert some of a running part's pages ahead of the rest (an OCR page, as soon as it is
+    read), so that progress moves page by page. False when the job is no longer processing."""
+    if not _lock(conn, job_id, Transition.RECORD_PART):
+        return Step(False)
+    _upsert_pages(conn, job_id, pages, reads)
+    conn.execute(
+        text(
+            f"""UPDATE jobs SET pages_done = {_PAGES_DONE}, heartbeat_at = now(),
+                   updated_at = now()
+               WHERE id = :id"""
+        ),
+        {"id": job_id},
+    )
+    return Step(True)
+
+
 def record_part(
     conn: Connection,
     blobs: BlobStore,
@@ -232,25 +296,17 @@ def record_part(
     job_id: str,
     part_no: int,
     pages: Sequence[tuple[int, str]],
+    reads: Mapping[int, PageRead] | None = None,
 ) -> Step[Job | None]:
-    """Upsert a part's pages and count the part done once; the part that completes the set
-    succeeds the job. Value: the succeeded job, else None (more parts to come, or the job
-    is no longer processing and nothing was written)."""
+    """Upsert a part's pages (how each was read: ``reads``, else its text layer) and count
+    the part done once; the part that completes the set succeeds the job. Value: the
+    succeeded job, else None (more parts to come, or the job is no longer processing and
+    nothing was written)."""
     # FOR UPDATE, the strongest row lock: a holder of FOR KEY SHARE (a foreign key check, or
     # a test holding a job mid-run: testsupport.jobs.parts_held) delays recording, not planning.
     if not _lock(conn, job_id, Transition.RECORD_PART, "UPDATE"):
         return Step(None)
-    if pages:
-        conn.execute(
-            text(
-                """INSERT INTO job_pages (job_id, page_no, text, chars)
-                   SELECT :job_id, no, body, char_length(body)
-                   FROM unnest(CAST(:nos AS int[]), CAST(:texts AS text[])) AS p(no, body)
-                   ON CONFLICT (job_id, page_no)
-                   DO UPDATE SET text = EXCLUDED.text, chars = EXCLUDED.chars"""
-            ),
-            {"job_id": job_id, "nos": [n for n, _ in pages], "texts": [t for _, t in pages]},
-        )
+    _upsert_pages(conn, job_id, pages, reads)
     newly_done = conn.execute(
         text(
             """UPDATE job_parts SET done_at = now()
@@ -263,13 +319,12 @@ def record_part(
     job = one_job(
         conn,
         f"""
-        UPDATE jobs SET parts_done = parts_done + 1, pages_done = pages_done + :pages,
+        UPDATE jobs SET parts_done = parts_done + 1, pages_done = {_PAGES_DONE},
                heartbeat_at = now(), updated_at = now()
         WHERE id = :id
         RETURNING {JOB_COLUMNS}
         """,
         id=job_id,
-        pages=len(pages),
     )
     if job is None or job.parts_done != job.parts_total:
         return Step(None)

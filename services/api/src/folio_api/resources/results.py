@@ -14,6 +14,7 @@ from folio_common import jobs
 from folio_common.database import Database
 from folio_common.documents import page_document
 from folio_common.lifecycle import JobStatus
+from folio_common.page_reads import TEXT_LAYER, PageRead, get_page_reads, summary
 from sqlalchemy import Connection
 
 from folio_api.errors import GONE, NOT_FINISHED, Problem, not_found
@@ -59,9 +60,9 @@ def require_result(job: jobs.Job | None) -> jobs.Job:
 
 def _read_result(
     conn: Connection, job_id: str, owner: str, page_no: int | None = None
-) -> tuple[jobs.Job, list[tuple[int, str, int]]]:
+) -> tuple[jobs.Job, list[tuple[int, str, int]], dict[int, PageRead]]:
     job = require_result(jobs.get_job(conn, job_id, owner))
-    return job, jobs.get_pages(conn, job_id, page_no)
+    return job, jobs.get_pages(conn, job_id, page_no), get_page_reads(conn, job_id, page_no)
 
 
 class ResultResource:
@@ -71,7 +72,7 @@ class ResultResource:
         self._db = db
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
-        job, pages = self._db.transaction(_read_result, str(job_id), req.context.owner)
+        job, pages, reads = self._db.transaction(_read_result, str(job_id), req.context.owner)
         if req.client_prefers(["application/json", "text/plain"]) == "text/plain":
             resp.content_type = TEXT_PLAIN
             resp.text = plain_text([text for _, text, _ in pages])
@@ -79,7 +80,8 @@ class ResultResource:
         resp.media = {
             "job_id": job.id,
             "metadata": job.metadata or {},
-            "pages": [page_document(*page) for page in pages],
+            "pages": [page_document(*page, reads.get(page[0], TEXT_LAYER)) for page in pages],
+            "ocr": summary(reads),
         }
 
 
@@ -92,7 +94,7 @@ class PageResource:
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID, number: int
     ) -> None:
-        _, pages = self._db.transaction(_read_result, str(job_id), req.context.owner, number)
+        _, pages, reads = self._db.transaction(_read_result, str(job_id), req.context.owner, number)
         if not pages:
             raise not_found(f"the result has no page {number}")
-        resp.media = page_document(*pages[0])
+        resp.media = page_document(*pages[0], reads.get(number, TEXT_LAYER))
