@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from folio_common.options import is_http_url, page_ranges, select_pages
+from folio_common.options import page_ranges, select_pages
 
 
 def test_page_ranges_parse_single_pages_and_ranges() -> None:
@@ -21,9 +21,3 @@ def test_select_pages_clips_to_the_document() -> None:
     assert select_pages(None, 3) == [1, 2, 3]
     assert select_pages("40-50", 30) == []
 
-
-def test_callback_urls_must_be_absolute_http() -> None:
-    assert is_http_url("https://example.com/hook")
-    assert not is_http_url("ftp://example.com/")
-    assert not is_http_url("/relative")
-    assert not is_http_url("http://[::1")

@@ -1,5 +1,5 @@
-"""Job options both services read: the stored options type, the ``pages`` syntax and
-callback URLs.
+"""Job options both services read: the stored options type, the ``pages`` syntax and the
+OCR languages (callback URLs: :mod:`folio_common.callback_urls`).
 
 The API validates them at submission and the worker applies them; one definition, so the
 two can never disagree about what ``"1-5,9"`` means.
@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -93,11 +92,3 @@ def select_pages(spec: str | None, page_count: int) -> list[int]:
         chosen.update(range(start, min(end, page_count) + 1))
     return sorted(chosen)
 
-
-def is_http_url(value: str) -> bool:
-    """An absolute ``http``/``https`` URL with a host: what a callback may be."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
