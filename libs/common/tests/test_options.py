@@ -20,4 +20,3 @@ def test_select_pages_clips_to_the_document() -> None:
     assert select_pages("2-3,25,99", 30) == [2, 3, 25]
     assert select_pages(None, 3) == [1, 2, 3]
     assert select_pages("40-50", 30) == []
-

@@ -91,4 +91,3 @@ def select_pages(spec: str | None, page_count: int) -> list[int]:
     for start, end in page_ranges(spec):
         chosen.update(range(start, min(end, page_count) + 1))
     return sorted(chosen)
-
