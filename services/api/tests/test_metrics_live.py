@@ -16,6 +16,7 @@ import requests
 from conftest import TEST_API_KEY
 from folio_common import jobs
 from folio_common.lifecycle import JobStatus
+from testsupport import jobs as tj
 from testsupport.metrics import scrape, series, value
 from testsupport.pdfs import make_pdf
 from testsupport.procs import BIN, Service, children, start_api, start_worker, wait_until
@@ -106,10 +107,13 @@ def test_metrics_follow_jobs_workers_and_a_killed_worker(live_env, db, tmp_path)
         def status():
             return db.transaction(jobs.get_job, job_id).status
 
-        wait_until(lambda: status() == JobStatus.PROCESSING, timeout=30, interval=0.05)
-        (process,) = children(worker.proc.pid)  # the Dramatiq worker process
-        os.kill(process, signal.SIGKILL)
-        assert worker.proc.wait(30) != 0
+        # Held mid-run (its parts extract but cannot record) until the kill has landed, so
+        # the job cannot finish first however fast the machine is.
+        with tj.parts_held(db, job_id):
+            wait_until(lambda: status() == JobStatus.PROCESSING, timeout=30, interval=0.05)
+            (process,) = children(worker.proc.pid)  # the Dramatiq worker process
+            os.kill(process, signal.SIGKILL)
+            assert worker.proc.wait(30) != 0
         wait_until(lambda: value(scrape(base, TEST_API_KEY), "folio_jobs_stuck") == 1, timeout=30)
         assert status() == JobStatus.PROCESSING
 
