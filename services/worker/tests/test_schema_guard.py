@@ -89,6 +89,8 @@ def test_worker_behind_the_schema_takes_no_job_until_the_migration_lands(
         assert statuses == {JobStatus.QUEUED}
         rc, out = healthcheck(environ)
         assert rc == 1 and NEXT_ID in out, out
+        # Nor does it sweep (its queued jobs waited past REQUEUE_AFTER_S meanwhile).
+        assert '"sweep done"' not in worker.log_text()
 
         # `make migrate` with the code's migrations; the worker needs no restart.
         migrated = subprocess.run(

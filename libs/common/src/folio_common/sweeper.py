@@ -18,6 +18,7 @@ advisory lock lets one at a time through, fleet-wide. A sweep:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -110,9 +111,14 @@ def sweep_once(sw: Sweeper) -> SweepReport | None:
     return report
 
 
-def run_sweeper(sw: Sweeper, stop: threading.Event) -> None:
-    """The sweeper thread's loop; an error skips one sweep, never stops the loop."""
+def run_sweeper(
+    sw: Sweeper, stop: threading.Event, ready: Callable[[], bool] = lambda: True
+) -> None:
+    """The sweeper thread's loop; an error skips one sweep, never stops the loop. While
+    ``ready()`` is False (the worker's schema guard holds it) no sweep runs."""
     while not stop.wait(sw.lifecycle.settings.sweep_interval_s):
+        if not ready():
+            continue
         try:
             sweep_once(sw)
         except Exception:

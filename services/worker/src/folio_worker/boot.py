@@ -32,6 +32,7 @@ def worker_middleware(settings: Settings) -> list[Middleware]:
     the runtime is built first (``after_process_boot``); the schema guard decides before
     any worker thread takes a message; at shutdown the sandboxes are closed last."""
     middleware = [m() for m in default_middleware if m is not Retries]
+    guard = SchemaGuard()
     return [
         *middleware,
         Retries(
@@ -40,9 +41,9 @@ def worker_middleware(settings: Settings) -> list[Middleware]:
         CurrentMessage(),
         LogContext(),
         Heartbeat(),
-        Sweeping(),
+        Sweeping(ready=guard.is_open),
         WorkerProcess(settings),
-        SchemaGuard(),
+        guard,
     ]
 
 

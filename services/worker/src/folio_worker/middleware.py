@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -119,12 +120,21 @@ class Heartbeat(_BackgroundThread):
 
 
 class Sweeping(_BackgroundThread):
-    """Run the sweeper (one sweep at a time fleet-wide) while the process runs."""
+    """Run the sweeper (one sweep at a time fleet-wide) while the process runs, and
+    ``ready()`` says so (the schema guard: no sweep against a schema behind the code).
+
+    Parameters:
+      ready: whether sweeping may run now.
+    """
 
     thread_name = "folio-sweeper"
 
+    def __init__(self, ready: Callable[[], bool] = lambda: True) -> None:
+        super().__init__()
+        self.ready = ready
+
     def run(self, stop: threading.Event) -> None:
-        run_sweeper(current_runtime().sweeper(), stop)
+        run_sweeper(current_runtime().sweeper(), stop, self.ready)
 
 
 class WorkerProcess(Middleware):

@@ -7,7 +7,8 @@ transient. :class:`SchemaGuard` checks the schema with the rule ``folio-migrate 
 uses (:func:`folio_common.migrate.schema_problems`) and, while it fails:
 
 - holds every worker thread before its first message, and pauses running threads
-  after their current one (messages stay in Redis or are requeued at shutdown);
+  after their current one (messages stay in Redis or are requeued at shutdown); the
+  process's sweeper skips its sweeps (:meth:`SchemaGuard.is_open`);
 - logs why every :data:`WAITING_CHECK_S` seconds;
 - puts the problems in the worker's published stats (its heartbeat), which
   ``folio-worker healthcheck`` reads to exit 1 saying why.
@@ -50,6 +51,10 @@ class SchemaGuard(Middleware):
         self._stop = threading.Event()
         self._worker: dramatiq.Worker | None = None
         self._thread: threading.Thread | None = None
+
+    def is_open(self) -> bool:
+        """True while the schema verifies (the worker takes jobs and sweeps)."""
+        return self._open.is_set()
 
     def check(self) -> list[str]:
         """The schema's problems now; a failed check is a problem too (nothing verified)."""
