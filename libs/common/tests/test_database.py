@@ -193,3 +193,58 @@ def test_exhausted_pool_raises_only_pool_timeout_errors(env: dict[str, str]) -> 
         assert database.stats().checked_out == 0
     finally:
         database.close()
+
+
+def test_a_statement_whose_connection_is_killed_is_retried_and_leaks_nothing(
+    env: dict[str, str],
+) -> None:
+    """The chaos suite's pg_terminate_backend landing during a one-statement unit (an
+    upload): the unit is retried on a fresh connection, no raw driver error escapes the
+    connection's return to the pool, and the pool's one slot comes back."""
+    db = Database.from_settings(
+        Settings.from_env({**env, "DB_POOL_SIZE": "1", "DB_MAX_OVERFLOW": "0"}),
+        application_name="folio-test-killed",
+    )
+    killer = Database.from_settings(Settings.from_env(env), application_name="folio-test-killer")
+    pids: list[int] = []
+
+    def kill_soon(pid: int) -> None:
+        time.sleep(0.2)
+        killer.transaction(lambda c: c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}))
+
+    def slow_on_the_first_try(conn: Connection) -> int:
+        pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        pids.append(pid)
+        if len(pids) == 1:
+            threading.Thread(target=kill_soon, args=(pid,)).start()
+            conn.execute(text("SELECT pg_sleep(10)"))
+        return pid
+
+    def backend_pid(conn: Connection) -> int:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def gone(pid: int) -> bool:
+        alive = killer.transaction(
+            lambda c: c.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+            ).scalar_one()
+        )
+        return not alive
+
+    try:
+        # Killed mid-statement.
+        assert db.statement(slow_on_the_first_try) == pids[-1] != pids[0]
+        assert db.stats().checked_out == 0
+        # Killed while idle in the pool (no pre-ping: the next unit meets the dead one).
+        idle = db.statement(backend_pid)
+        killer.transaction(
+            lambda c: c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": idle})
+        )
+        deadline = time.monotonic() + 10
+        while not gone(idle) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert db.statement(backend_pid) != idle
+        assert db.stats().checked_out == 0
+    finally:
+        db.close()
+        killer.close()

@@ -11,21 +11,26 @@ Why each knob is set (see docs/deployment/railway.md for sizing):
 - TCP keepalives and ``connect_timeout``: a dead peer fails in seconds, not minutes.
 - ``statement_timeout`` is applied with ``SET LOCAL`` per transaction (see :mod:`.uow`),
   because poolers in transaction mode ignore or reject the ``options`` startup parameter.
-- An autocommit view of the same engine (same pool: no extra connection, so the
-  connection budget holds) serves :meth:`Database.statement`: a unit of work that is one
-  (possibly multi-statement) query string, atomic as PostgreSQL's implicit transaction,
-  in ONE round trip instead of BEGIN, the statement and COMMIT (research/frontdoor.md §7:
-  0.68 ms against 1.28 ms on loopback). SQLAlchemy resets the isolation level when the
-  connection goes back to the pool.
+- :meth:`Database.statement` runs a unit of work that is one (possibly multi-statement)
+  query string, atomic as PostgreSQL's implicit transaction, in ONE round trip instead of
+  BEGIN, the statement and COMMIT (research/frontdoor.md §7: 0.68 ms against 1.28 ms on
+  loopback). It borrows a connection of the same pool (no extra connection, so the
+  connection budget holds) and switches the driver's autocommit on for that one unit —
+  not SQLAlchemy's AUTOCOMMIT isolation level, whose reset at check-in raises on a
+  connection killed meanwhile and then never returns the connection to the pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg2
+import psycopg2.extensions
 import sqlalchemy
+import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.pool import NullPool
 
@@ -107,14 +112,13 @@ def pool_stats(engine: Engine) -> PoolStats:
     )
 
 
-def autocommit_view(engine: Engine, statement_timeout_ms: int = 0) -> Engine:
-    """``engine`` with autocommit connections, sharing its pool: each query string is its
-    own transaction.
+def statement_view(engine: Engine, statement_timeout_ms: int = 0) -> Engine:
+    """``engine``, sharing its pool, for :meth:`Database.statement`'s one-string units.
 
     With ``statement_timeout_ms``, ``SET LOCAL statement_timeout`` is put in front of every
     query string (same round trip), as :mod:`.uow` does for transactions.
     """
-    view = engine.execution_options(isolation_level="AUTOCOMMIT")
+    view = engine.execution_options()
     if statement_timeout_ms:
         prefix = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
 
@@ -127,6 +131,31 @@ def autocommit_view(engine: Engine, statement_timeout_ms: int = 0) -> Engine:
     return view
 
 
+def _autocommitted(work: Callable[..., T]) -> Callable[..., T]:
+    """``work`` with the driver's autocommit on: psycopg2 then sends no BEGIN, and each
+    query string commits on its own. Switched off again before the connection goes back
+    to the pool; on a connection that died meanwhile that fails, and SQLAlchemy discards
+    the connection at check-in (its rollback there fails too, which it handles)."""
+
+    def unit(conn: Connection, *args: Any, **kwargs: Any) -> T:
+        raw: Any = conn.connection.driver_connection
+        try:
+            if raw.status != psycopg2.extensions.STATUS_READY:
+                raw.rollback()  # something began a transaction already (a pre-ping)
+            raw.autocommit = True
+        except psycopg2.Error as exc:  # closed under us: a fresh connection, please
+            conn.invalidate()
+            raise sqlalchemy.exc.OperationalError("autocommit", None, exc) from exc
+        try:
+            return work(conn, *args, **kwargs)
+        finally:
+            with contextlib.suppress(psycopg2.Error):
+                raw.autocommit = False
+
+    unit.__qualname__ = getattr(work, "__qualname__", "work")
+    return unit
+
+
 class Database:
     """An engine plus the retry policy of its units of work.
 
@@ -134,7 +163,7 @@ class Database:
       engine: from :func:`create_engine`.
       policy: how transient failures are retried (see :class:`RetryPolicy`).
       statement_timeout_ms: applied to every transaction with ``SET LOCAL``; 0 = off.
-      autocommit_engine: from :func:`autocommit_view` of ``engine``, for :meth:`statement`
+      autocommit_engine: from :func:`statement_view` of ``engine``, for :meth:`statement`
         (None: :meth:`statement` runs as a transaction on ``engine``).
     """
 
@@ -155,7 +184,7 @@ class Database:
         cls, settings: Settings, *, application_name: str, **overrides: Any
     ) -> Database:
         engine = create_engine(settings, application_name=application_name, **overrides)
-        autocommit = autocommit_view(engine, settings.db_statement_timeout_ms)
+        autocommit = statement_view(engine, settings.db_statement_timeout_ms)
         policy = RetryPolicy(
             max_tries=settings.db_retry_max_tries, max_time_s=settings.db_retry_max_time_s
         )
@@ -183,7 +212,11 @@ class Database:
         if self.autocommit_engine is None:
             return self.transaction(work, *args, policy=policy, **kwargs)
         return run_in_transaction(
-            self.autocommit_engine, work, *args, policy=policy or self.policy, **kwargs
+            self.autocommit_engine,
+            _autocommitted(work),
+            *args,
+            policy=policy or self.policy,
+            **kwargs,
         )
 
     def transaction(
