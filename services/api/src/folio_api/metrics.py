@@ -301,7 +301,7 @@ class FleetCollector:
 
 
 def _ocr_metrics(reports: dict[str, WorkerReport]) -> Iterator[Metric]:
-    """Pages read by OCR, the seconds it took, and pages not read, by reason (issue 14)."""
+    """Pages read by OCR, the seconds it took, and pages not read, by reason."""
     ocr_pages = CounterMetricFamily(
         "folio_worker_ocr_pages", "Pages read by OCR", labels=["worker"]
     )

@@ -34,7 +34,7 @@ FONT_COST = 3_000.0
 #: Cost of each image a page draws.
 IMAGE_COST = 500.0
 #: Cost of a page that needs OCR: a rendered and recognised page takes seconds, where a
-#: text page takes milliseconds (the OCR engine, issue 14, fills ``ocr_pages``).
+#: text page takes milliseconds (inspection finds the ``ocr_pages``: :mod:`.ocr`).
 OCR_PAGE_COST = 2_000_000.0
 #: A page's content cost is capped here, so one pathological stream does not get a part
 #: of its own at the expense of balancing the rest.
