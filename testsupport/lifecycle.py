@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from folio_common import jobs
-from folio_common.blobs import PostgresBlobStore
+from folio_common.blobs import PostgresBlobStore, part_key
 from folio_common.database import Database
 from folio_common.errors import ErrorCode, JobError
 from folio_common.lifecycle import JobStatus, transitions
@@ -65,9 +65,7 @@ def plan(db: Database, job: jobs.Job, parts: list[list[int]], keys: bool = False
         job,
         page_count=sum(len(p) for p in parts),
         metadata={"title": "t"},
-        parts=[
-            (pages, f"jobs/{job.id}/parts/{n}" if keys else None) for n, pages in enumerate(parts)
-        ],
+        parts=[(pages, part_key(job.id, n) if keys else None) for n, pages in enumerate(parts)],
     ).value
     return planned
 

@@ -163,8 +163,6 @@ class Database:
       engine: from :func:`create_engine`.
       policy: how transient failures are retried (see :class:`RetryPolicy`).
       statement_timeout_ms: applied to every transaction with ``SET LOCAL``; 0 = off.
-      autocommit_engine: from :func:`statement_view` of ``engine``, for :meth:`statement`
-        (None: :meth:`statement` runs as a transaction on ``engine``).
     """
 
     def __init__(
@@ -172,27 +170,26 @@ class Database:
         engine: Engine,
         policy: RetryPolicy | None = None,
         statement_timeout_ms: int = 0,
-        autocommit_engine: Engine | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy or RetryPolicy()
         self.statement_timeout_ms = statement_timeout_ms
-        self.autocommit_engine = autocommit_engine
+        #: ``engine`` (same pool) for :meth:`statement`'s one-string units.
+        self.autocommit_engine = statement_view(engine, statement_timeout_ms)
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, application_name: str, **overrides: Any
     ) -> Database:
         engine = create_engine(settings, application_name=application_name, **overrides)
-        autocommit = statement_view(engine, settings.db_statement_timeout_ms)
         policy = RetryPolicy(
             max_tries=settings.db_retry_max_tries, max_time_s=settings.db_retry_max_time_s
         )
-        return cls(engine, policy, settings.db_statement_timeout_ms, autocommit)
+        return cls(engine, policy, settings.db_statement_timeout_ms)
 
     def with_policy(self, policy: RetryPolicy) -> Database:
         """The same engines (and pools) with another retry policy."""
-        return Database(self.engine, policy, self.statement_timeout_ms, self.autocommit_engine)
+        return Database(self.engine, policy, self.statement_timeout_ms)
 
     def statement(
         self,
@@ -209,8 +206,6 @@ class Database:
         nothing) — and be safe to repeat: a retry after a commit whose answer was lost
         runs it again (the caller makes the repeat detectable, e.g. by a fixed key).
         """
-        if self.autocommit_engine is None:
-            return self.transaction(work, *args, policy=policy, **kwargs)
         return run_in_transaction(
             self.autocommit_engine,
             _autocommitted(work),

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import NullPool
 from yoyo import get_backend, read_migrations
 from yoyo.backends.base import DatabaseBackend
 from yoyo.exceptions import LockTimeout
 
-from . import timings
+from . import database, timings
 from .bootstrap import start_process
 from .logs import get_logger, redact_text
 from .settings import Settings
@@ -122,14 +122,10 @@ def yoyo_url(settings: Settings) -> str:
 
 
 def engine_for(settings: Settings) -> Engine:
-    """A one-off engine on the same URL, SSL mode and timeout yoyo uses."""
-    connect_args: dict[str, Any] = {
-        "connect_timeout": settings.db_connect_timeout,
-        "application_name": application_name(),
-    }
-    if settings.db_sslmode and "sslmode" not in settings.database().query:
-        connect_args["sslmode"] = settings.db_sslmode
-    return create_engine(settings.database(), poolclass=NullPool, connect_args=connect_args)
+    """A one-off engine (no pool) on the same URL, SSL mode and timeout yoyo uses."""
+    return database.create_engine(
+        settings, application_name=application_name(), poolclass=NullPool, pool_pre_ping=False
+    )
 
 
 def backend_for(settings: Settings) -> DatabaseBackend:

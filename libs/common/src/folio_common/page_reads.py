@@ -42,17 +42,28 @@ class PageRead:
 TEXT_LAYER = PageRead()
 
 
+def get_pages_and_reads(
+    conn: Connection, job_id: str, page_no: int | None = None
+) -> tuple[list[tuple[int, str, int]], dict[int, PageRead]]:
+    """A job's recorded pages in order — (page_no, text, chars) — and how each was read,
+    in one scan of ``job_pages`` (one page with ``page_no``)."""
+    sql = """SELECT page_no, text, chars, method, ocr_confidence, unread_reason
+             FROM job_pages WHERE job_id = :id"""
+    if page_no is not None:
+        sql += " AND page_no = :page_no"
+    rows = conn.execute(text(sql + " ORDER BY page_no"), {"id": job_id, "page_no": page_no}).all()
+    pages = [(r.page_no, r.text, r.chars) for r in rows]
+    reads = {
+        r.page_no: PageRead(ReadMethod(r.method), r.ocr_confidence, r.unread_reason) for r in rows
+    }
+    return pages, reads
+
+
 def get_page_reads(
     conn: Connection, job_id: str, page_no: int | None = None
 ) -> dict[int, PageRead]:
     """Page number → how it was read, for a job's recorded pages (one with ``page_no``)."""
-    sql = "SELECT page_no, method, ocr_confidence, unread_reason FROM job_pages WHERE job_id = :id"
-    if page_no is not None:
-        sql += " AND page_no = :page_no"
-    rows = conn.execute(text(sql), {"id": job_id, "page_no": page_no})
-    return {
-        r.page_no: PageRead(ReadMethod(r.method), r.ocr_confidence, r.unread_reason) for r in rows
-    }
+    return get_pages_and_reads(conn, job_id, page_no)[1]
 
 
 def page_fields(read: PageRead) -> dict[str, Any]:

@@ -56,14 +56,14 @@ def create_app(
       blobs: where uploads are stored.
     """
     authenticator = Authenticator(settings)
-    limits = KeyLimits(settings, request_database(db, settings), client)
+    requests_db = request_database(db, settings)
+    limits = KeyLimits(settings, requests_db, client)
     middleware: list[Any] = [HttpMetrics(), RequestContext(), authenticator, limits]
     app = falcon.App(middleware=middleware)
     app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart_handler()
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 
-    requests_db = request_database(db, settings)
     waiter = JobWaiter(requests_db, client, settings)
     job_route = f"{API_PREFIX}/jobs/{{job_id:uuid}}"
     lifecycle = Lifecycle(requests_db, client, broker, settings)

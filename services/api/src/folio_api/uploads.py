@@ -81,7 +81,7 @@ class Options:
             job.engine == self.engine
             and job.options.pages == self.pages
             and job.callback_url == self.callback_url
-            and job.options.ocr_mode == (self.ocr or "auto")
+            and job.options.ocr_mode == self.stored().ocr_mode
             and job.options.languages == self.languages
         )
 

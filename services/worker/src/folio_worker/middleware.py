@@ -168,4 +168,5 @@ class WorkerProcess(Middleware):
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         rt = current_runtime()
         rt.sandboxes.close()
+        rt.sources.close()  # the cached source PDFs of split jobs
         log.info("worker stopped", worker_id=rt.worker_id)

@@ -539,12 +539,11 @@ def resend_parts(conn: Connection, job: Job, parts: Sequence[Part]) -> Step[bool
 
 
 def reenqueue(conn: Connection, job: Job) -> Step[bool]:
-    """A queued job's message is sent again (it was never sent, or Redis lost it)."""
-    still_queued = conn.execute(
-        text("SELECT 1 FROM jobs WHERE id = :id AND status = ANY(:sources)"),
-        {"id": job.id, "sources": sources(Transition.REENQUEUE)},
-    ).first()
-    if still_queued is None:
+    """A queued job's message is sent again (it was never sent, or Redis lost it).
+
+    Writes nothing, so it checks the status its caller just read in this transaction
+    (a duplicate message for a job that moved on meanwhile is a no-op at the claim)."""
+    if not allowed(Transition.REENQUEUE, job.status):
         return Step(False)
     return Step(True, (EnqueueJob(job.id, job.request_id),))
 

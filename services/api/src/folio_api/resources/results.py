@@ -14,7 +14,7 @@ from folio_common import jobs
 from folio_common.database import Database
 from folio_common.documents import page_document
 from folio_common.lifecycle import JobStatus
-from folio_common.page_reads import TEXT_LAYER, PageRead, get_page_reads, summary
+from folio_common.page_reads import TEXT_LAYER, PageRead, get_pages_and_reads, summary
 from sqlalchemy import Connection
 
 from folio_api.errors import GONE, NOT_FINISHED, Problem, not_found
@@ -62,7 +62,8 @@ def _read_result(
     conn: Connection, job_id: str, owner: str, page_no: int | None = None
 ) -> tuple[jobs.Job, list[tuple[int, str, int]], dict[int, PageRead]]:
     job = require_result(jobs.get_job(conn, job_id, owner))
-    return job, jobs.get_pages(conn, job_id, page_no), get_page_reads(conn, job_id, page_no)
+    pages, reads = get_pages_and_reads(conn, job_id, page_no)
+    return job, pages, reads
 
 
 class ResultResource:
