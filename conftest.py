@@ -20,6 +20,8 @@ from folio_common.migrate import apply
 from folio_common.settings import Settings
 from sqlalchemy import create_engine, text
 
+from testsupport.procs import NO_KEY_LIMITS
+
 ADMIN_URL = os.environ.get("FOLIO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("FOLIO_TEST_REDIS", "redis://127.0.0.1:6379/0")
 #: A PgBouncer in transaction mode (.ci/pgbouncer.sh) the processes under test connect
@@ -110,11 +112,7 @@ def env(database_url: str, redis_namespace: str) -> dict[str, str]:
         "WEBHOOK_ALLOW_PRIVATE": "true",
         # The tester key reads fleet-wide /stats and /metrics; "other" is a plain tenant.
         "OPERATOR_KEYS": "tester",
-        # Per-key limits off: these drive one key far harder than a tenant may
-        # (the limits have tests of their own, test_key_limits.py).
-        "RATE_LIMIT_PER_MINUTE": "0",
-        "MAX_CONCURRENT_UPLOADS": "0",
-        "MAX_JOBS_IN_FLIGHT": "0",
+        **NO_KEY_LIMITS,
     }
 
 

@@ -65,11 +65,7 @@ class Stack:
             "API_KEYS": f"bench:{API_KEY}",
             "LOG_LEVEL": "info",
             "FOLIO_ENV": "development",
-            # Per-key limits off: these drive one key far harder than a tenant may
-            # (the limits have tests of their own, test_key_limits.py).
-            "RATE_LIMIT_PER_MINUTE": "0",
-            "MAX_CONCURRENT_UPLOADS": "0",
-            "MAX_JOBS_IN_FLIGHT": "0",
+            **procs.NO_KEY_LIMITS,
         }
         self._services: list[procs.Service] = []
         self._started = 0

@@ -34,7 +34,7 @@ from folio_common.settings import Settings
 from sqlalchemy import create_engine, text
 
 from testsupport.pdfs import make_pdf
-from testsupport.procs import Service, free_port, start_api, start_worker, wait_until
+from testsupport.procs import NO_KEY_LIMITS, Service, free_port, start_api, start_worker, wait_until
 
 PG_BIN = Path(os.environ.get("FOLIO_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -563,11 +563,7 @@ CHAOS_ENV = {
     "BROKER_HEARTBEAT_TIMEOUT_S": "5",
     "DB_POOL_TIMEOUT": "2",
     "WEBHOOK_ALLOW_PRIVATE": "true",
-    # Per-key limits off: these drive one key far harder than a tenant may
-    # (the limits have tests of their own, test_key_limits.py).
-    "RATE_LIMIT_PER_MINUTE": "0",
-    "MAX_CONCURRENT_UPLOADS": "0",
-    "MAX_JOBS_IN_FLIGHT": "0",
+    **NO_KEY_LIMITS,
     "WEBHOOK_MAX_ATTEMPTS": "2",
 }
 

@@ -516,6 +516,12 @@ class Settings:
         """``DATABASE_URL`` as a SQLAlchemy URL pinned to psycopg2 (2.1 defaults to psycopg 3)."""
         return make_url(self.database_url).set(drivername="postgresql+psycopg2")
 
+    @property
+    def dev_key_fallback(self) -> bool:
+        """No ``API_KEYS`` outside production: the published development key is accepted,
+        so the API listens on 127.0.0.1 only (both decided here, so they cannot disagree)."""
+        return not self.api_keys and self.env != "production"
+
     def secrets(self) -> list[str]:
         """The secret values in force, for the log redactor."""
         found = [self.webhook_secret, self.metrics_token, *self.api_keys]

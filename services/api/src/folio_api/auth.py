@@ -20,7 +20,7 @@ from folio_api.errors import UNAUTHORIZED, Problem
 log = get_logger("folio.api.auth")
 
 #: Accepted when no API_KEYS are configured outside production, for a first local run;
-#: gunicorn then binds 127.0.0.1 only (folio_api.gunicorn_config.DEV_FALLBACK).
+#: gunicorn then binds 127.0.0.1 only (``Settings.dev_key_fallback`` decides both).
 DEV_KEY = "folio-dev-key"
 #: The owner of jobs submitted with :data:`DEV_KEY`.
 DEV_OWNER = "local"
@@ -30,7 +30,7 @@ def configured_keys(settings: Settings) -> dict[str, str]:
     """{key: owner}: ``API_KEYS``, or the documented local default key in development."""
     if settings.api_keys:
         return dict(settings.api_keys)
-    if settings.env != "production":
+    if settings.dev_key_fallback:
         log.warning(
             "no API_KEYS configured: accepting the published development key, so the API "
             "listens on 127.0.0.1 only",

@@ -54,8 +54,7 @@ def _logconfig() -> dict[str, Any]:
 
 #: With no API_KEYS the API accepts the published development key (folio_api.auth), so it
 #: listens on loopback only: never reachable from the LAN with a key anyone can read.
-DEV_FALLBACK = not _settings.api_keys and _settings.env != "production"
-bind = [f"127.0.0.1:{_settings.port}"] if DEV_FALLBACK else _bind(_settings.port)
+bind = [f"127.0.0.1:{_settings.port}"] if _settings.dev_key_fallback else _bind(_settings.port)
 workers = _settings.web_concurrency
 threads = _settings.web_threads
 #: gthread whose main loop reads request heads under HEADER_TIMEOUT_S (slow clients).

@@ -34,11 +34,10 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from folio_api.errors import RATE_LIMITED, Problem
+from folio_api.resources.jobs import idempotency_key
 
 log = get_logger("folio.api.limits")
 
-#: The header of a retried submission (folio_api.resources.jobs).
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: The route whose POST is an upload.
 UPLOAD_ROUTE = f"{API_PREFIX}/jobs"
 #: A lost release (a process killed mid-upload) expires after this many seconds.
@@ -148,8 +147,11 @@ class KeyLimits:
     def _is_a_retry(self, req: falcon.Request, owner: str) -> bool:
         """A retried submission (its Idempotency-Key already made a job) creates nothing,
         so it gets its job back rather than a 429."""
-        key_header = (req.get_header(IDEMPOTENCY_HEADER) or "").strip()
-        if not key_header:
+        try:
+            key_header = idempotency_key(req)
+        except Problem:  # a malformed key made no job: the request is refused anyway
+            return False
+        if key_header is None:
             return False
         return self._db.transaction(jobs.find_by_idempotency_key, owner, key_header) is not None
 
