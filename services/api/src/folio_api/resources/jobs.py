@@ -186,19 +186,28 @@ class JobResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         wait_s = preferred_wait(req, self._settings.max_wait_s)
-        if wait_s is None:
-            job = self._db.transaction(jobs.get_job, str(job_id), req.context.owner)
+        if wait_s is None:  # a poll: the job and its webhook's state in one unit of work
+            job, webhook = self._db.transaction(self._read, str(job_id), req.context.owner)
         else:
             job = self._waiter.wait(str(job_id), req.context.owner, wait_s, resp)
+            webhook = None
+            if job is not None and job.callback_url:
+                webhook = self._db.transaction(self._webhook, job)
         if job is None:
             raise not_found()
-        resp.media = job_document(job, self._webhook(job))
+        resp.media = job_document(job, webhook)
 
-    def _webhook(self, job: jobs.Job) -> dict[str, Any] | None:
+    def _read(
+        self, conn: Connection, job_id: str, owner: str
+    ) -> tuple[jobs.Job | None, dict[str, Any] | None]:
+        job = jobs.get_job(conn, job_id, owner)
+        return job, self._webhook(conn, job) if job is not None else None
+
+    def _webhook(self, conn: Connection, job: jobs.Job) -> dict[str, Any] | None:
         if not job.callback_url:
             return None
         attempts = self._settings.webhook_max_attempts
-        return self._db.transaction(webhook_state.webhook_document, job.id, attempts)
+        return webhook_state.webhook_document(conn, job.id, attempts)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         cancelled = self._lifecycle.run(self._cancel_or_purge, str(job_id), req.context.owner)
