@@ -9,8 +9,9 @@ Why each knob is set (see docs/deployment/railway.md for sizing):
   per checkout redundant.
 - ``pool_recycle`` below Supavisor's idle timeout, so the server never closes one first.
 - TCP keepalives and ``connect_timeout``: a dead peer fails in seconds, not minutes.
-- ``statement_timeout`` is applied with ``SET LOCAL`` per transaction (see :mod:`.uow`),
-  because poolers in transaction mode ignore or reject the ``options`` startup parameter.
+- ``statement_timeout`` is applied with ``SET LOCAL``, put in front of every query string
+  of a unit of work (:func:`timed_view`; no round trip of its own), because poolers in
+  transaction mode ignore or reject the ``options`` startup parameter.
 - :meth:`Database.statement` runs a unit of work that is one (possibly multi-statement)
   query string, atomic as PostgreSQL's implicit transaction, in ONE round trip instead of
   BEGIN, the statement and COMMIT (research/frontdoor.md §7: 0.68 ms against 1.28 ms on
@@ -112,11 +113,12 @@ def pool_stats(engine: Engine) -> PoolStats:
     )
 
 
-def statement_view(engine: Engine, statement_timeout_ms: int = 0) -> Engine:
-    """``engine``, sharing its pool, for :meth:`Database.statement`'s one-string units.
+def timed_view(engine: Engine, statement_timeout_ms: int = 0) -> Engine:
+    """``engine``, sharing its pool, for units of work (transactions and statements).
 
     With ``statement_timeout_ms``, ``SET LOCAL statement_timeout`` is put in front of every
-    query string (same round trip), as :mod:`.uow` does for transactions.
+    query string: the same round trip, where a ``SET LOCAL`` of its own cost one more per
+    transaction. It lasts until the transaction (or one string's implicit one) ends.
     """
     view = engine.execution_options()
     if statement_timeout_ms:
@@ -174,8 +176,8 @@ class Database:
         self.engine = engine
         self.policy = policy or RetryPolicy()
         self.statement_timeout_ms = statement_timeout_ms
-        #: ``engine`` (same pool) for :meth:`statement`'s one-string units.
-        self.autocommit_engine = statement_view(engine, statement_timeout_ms)
+        #: ``engine`` (same pool) with the statement timeout, for units of work.
+        self.timed_engine = timed_view(engine, statement_timeout_ms)
 
     @classmethod
     def from_settings(
@@ -207,7 +209,7 @@ class Database:
         runs it again (the caller makes the repeat detectable, e.g. by a fixed key).
         """
         return run_in_transaction(
-            self.autocommit_engine,
+            self.timed_engine,
             _autocommitted(work),
             *args,
             policy=policy or self.policy,
@@ -223,12 +225,7 @@ class Database:
     ) -> T:
         """Run ``work(conn, *args, **kwargs)`` as one transaction, retried whole if transient."""
         return run_in_transaction(
-            self.engine,
-            work,
-            *args,
-            policy=policy or self.policy,
-            statement_timeout_ms=self.statement_timeout_ms,
-            **kwargs,
+            self.timed_engine, work, *args, policy=policy or self.policy, **kwargs
         )
 
     def connect(self) -> Connection:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import backoff
 import sqlalchemy.exc
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 T = TypeVar("T")
 
@@ -103,15 +103,12 @@ def run_in_transaction(
     work: Callable[..., T],
     *args: Any,
     policy: RetryPolicy = RetryPolicy(),
-    statement_timeout_ms: int = 0,
     **kwargs: Any,
 ) -> T:
     """Run ``work(conn, *args, **kwargs)`` in one transaction; retry it whole if transient."""
 
     def attempt() -> T:
         with engine.begin() as conn:
-            if statement_timeout_ms:
-                conn.execute(text(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"))
             return work(conn, *args, **kwargs)
 
     # Named before decorating: backoff hands the *undecorated* function to the log handlers.

@@ -56,6 +56,11 @@ def _logconfig() -> dict[str, Any]:
 #: listens on loopback only: never reachable from the LAN with a key anyone can read.
 bind = [f"127.0.0.1:{_settings.port}"] if _settings.dev_key_fallback else _bind(_settings.port)
 workers = _settings.web_concurrency
+#: Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads new
+#: connections over the workers. On one shared socket, whichever worker wakes first
+#: accepts, and long-lived keep-alive clients could all land on one worker while the
+#: other idled (measured: 16 clients, 368 uploads/s on one worker, 559 when spread).
+reuse_port = True
 threads = _settings.web_threads
 #: gthread whose main loop reads request heads under HEADER_TIMEOUT_S (slow clients).
 worker_class = "folio_api.head_worker.HeadFirstWorker"

@@ -9,7 +9,9 @@ problem+json, a ``Retry-After`` and a ``limit`` member naming it:
 - ``MAX_CONCURRENT_UPLOADS``: uploads in progress per key, a Redis counter taken when a
   ``POST /api/v1/jobs`` starts and given back when it ends;
 - ``MAX_JOBS_IN_FLIGHT`` and ``MAX_STORED_MB``: what the key holds in PostgreSQL
-  (:func:`folio_common.quotas.usage`), checked before an upload is read.
+  (:func:`folio_common.quotas.usage`), checked before an upload is read. A key far below
+  both is checked against a figure read at most seconds ago
+  (:class:`folio_common.quotas.UsageCache`), and every refusal against a fresh one.
 
 Redis being unreachable turns the Redis-kept limits off (logged) rather than the API: the
 limits protect the service, and refusing everyone would be the outage they exist to prevent.
@@ -79,6 +81,7 @@ class KeyLimits:
         )
         self._limiter = MovingWindowRateLimiter(storage)
         self._rate = RateLimitItemPerMinute(max(1, settings.rate_limit_per_minute))
+        self._usage = quotas.UsageCache()
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
@@ -99,6 +102,9 @@ class KeyLimits:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
+        owner: str | None = req.context.get("owner")
+        if owner is not None and resp.status_code == 202 and req.uri_template == UPLOAD_ROUTE:
+            self._usage.accepted(owner, req.content_length or 0)
         slot: str | None = req.context.get("upload_slot")
         if slot is not None:
             try:
@@ -125,7 +131,16 @@ class KeyLimits:
         settings = self._settings
         if not (settings.max_jobs_in_flight or settings.max_stored_mb):
             return
+        quota = settings.max_stored_mb * 1024 * 1024
+        # A body announced over MAX_UPLOAD_MB is refused with 413 by the upload itself.
+        announced_bytes = min(announced_bytes, settings.max_upload_bytes)
+        cached = self._usage.recent(owner)
+        if cached is not None and quotas.far_below(
+            cached, announced_bytes, settings.max_jobs_in_flight, quota
+        ):
+            return
         used = self._db.transaction(quotas.usage, owner)
+        self._usage.store(owner, used)
         if settings.max_jobs_in_flight and used.in_flight >= settings.max_jobs_in_flight:
             raise rate_limited(
                 "MAX_JOBS_IN_FLIGHT",
@@ -133,9 +148,6 @@ class KeyLimits:
                 f"(at most {settings.max_jobs_in_flight}); wait for some to finish",
                 QUOTA_RETRY_AFTER_S,
             )
-        quota = settings.max_stored_mb * 1024 * 1024
-        # A body announced over MAX_UPLOAD_MB is refused with 413 by the upload itself.
-        announced_bytes = min(announced_bytes, settings.max_upload_bytes)
         if settings.max_stored_mb and used.stored_bytes + announced_bytes > quota:
             raise rate_limited(
                 "MAX_STORED_MB",

@@ -9,6 +9,8 @@ carried to the worker in the message, so one id follows an upload end to end.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import re
 import socket
 import threading
@@ -50,8 +52,64 @@ def body_deadline_s(req: falcon.Request) -> float:
     return max(0.0, allowance - spent)
 
 
-def bound_body(req: falcon.Request) -> threading.Timer | None:
-    """Bound every read (and the whole body) of a request served by gunicorn."""
+class BodyDeadlines:
+    """One thread per process that shuts the read side of sockets whose body is late.
+
+    A ``threading.Timer`` per request did the same at the cost of starting a thread for
+    every upload (a measured share of an upload's CPU). Deadlines wait in a heap; a
+    cancelled one stays there, marked, until it falls due.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, socket.socket]] = []
+        self._cancelled: set[int] = set()
+        self._wake = threading.Condition()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, sock: socket.socket, seconds: float) -> int:
+        """Stop reading ``sock`` in ``seconds`` unless :meth:`cancel` is called first."""
+        due = time.monotonic() + seconds
+        with self._wake:
+            ident = next(self._ids)
+            heapq.heappush(self._heap, (due, ident, sock))
+            if self._thread is None:  # started lazily: after gunicorn's fork, not before
+                self._thread = threading.Thread(
+                    target=self._run, name="folio-body-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][1] == ident:  # sooner than the one the thread waits for
+                self._wake.notify()
+        return ident
+
+    def cancel(self, ident: int) -> None:
+        with self._wake:
+            self._cancelled.add(ident)
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                due, ident, sock = self._heap[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                if ident in self._cancelled:
+                    self._cancelled.discard(ident)
+                else:
+                    _stop_reading(sock)
+
+
+_DEADLINES = BodyDeadlines()
+
+
+def bound_body(req: falcon.Request) -> int | None:
+    """Bound every read (and the whole body) of a request served by gunicorn; the
+    deadline's id, for :meth:`BodyDeadlines.cancel`, when there is a body."""
     sock = req.env.get("gunicorn.socket")
     if sock is None or not hasattr(sock, "settimeout"):
         return None
@@ -59,10 +117,7 @@ def bound_body(req: falcon.Request) -> threading.Timer | None:
     sock.settimeout(SOCKET_TIMEOUT_S)
     if not req.content_length:
         return None
-    timer = threading.Timer(body_deadline_s(req), _stop_reading, (sock,))
-    timer.daemon = True
-    timer.start()
-    return timer
+    return _DEADLINES.add(sock, body_deadline_s(req))
 
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -89,9 +144,9 @@ class RequestContext:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
-        deadline: threading.Timer | None = req.context.get("body_deadline")
+        deadline: int | None = req.context.get("body_deadline")
         if deadline is not None:
-            deadline.cancel()
+            _DEADLINES.cancel(deadline)
         request_id = req.context.get("request_id") or request_id_from(None)
         resp.set_header(REQUEST_ID_HEADER, request_id)
         # Every response, errors included: a browser must never sniff a JSON or text body
