@@ -71,11 +71,17 @@ class PostgresBlobStore:
 
     def read(self, conn: Connection, key: str) -> Iterator[bytes]:
         # One chunk per query keeps memory flat without a server-side cursor, which a
-        # transaction-mode pooler would not keep across statements anyway.
-        select = text("SELECT data FROM blobs WHERE key = :key AND seq = :seq")
+        # transaction-mode pooler would not keep across statements anyway. Each answer says
+        # whether a next chunk exists, so a one-chunk object is one query, not two.
+        select = text(
+            """SELECT data, EXISTS (SELECT 1 FROM blobs WHERE key = :key AND seq = :seq + 1)
+               FROM blobs WHERE key = :key AND seq = :seq"""
+        )
         seq = 0
         while (row := conn.execute(select, {"key": key, "seq": seq}).first()) is not None:
             yield bytes(row[0])
+            if not row[1]:
+                return
             seq += 1
 
     def delete_prefix(self, conn: Connection, prefix: str) -> int:

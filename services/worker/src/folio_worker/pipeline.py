@@ -38,64 +38,84 @@ HEARTBEAT_POLICY = RetryPolicy(max_tries=1)
 
 def process_job(rt: Runtime, job_id: str) -> None:
     """A job's first message: claim it, plan it, run a small one, fan out a large one."""
-    job = rt.lifecycle.run(transitions.claim, rt.blobs, rt.settings, job_id)
-    if job is None:
-        log.info("job finished, running elsewhere or out of attempts; message ignored")
-        return
-    log.info("job claimed", attempt=job.attempts, engine=job.engine)
-    try:
-        with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
-            source = Path(tmp) / "source.pdf"
-            if job.parts_total is None:
-                download(rt, blobs.source_key(job_id), source)
-                plan = rt.sandboxes.get().run(
-                    InspectTask(
-                        path=str(source),
-                        password=job.options.password,
-                        pages=job.options.pages,
-                        max_pages=rt.settings.max_pages,
-                        part_pages=rt.settings.part_pages,
-                        out_dir=tmp,
-                        engine=job.engine,
-                        ocr=job.options.ocr_mode,
-                    ),
-                    on_tick=lambda: still_running(rt, job_id, None),
-                    tick_s=rt.settings.heartbeat_interval_s,
+    with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
+        source = Path(tmp) / "source.pdf"
+        job = rt.lifecycle.run(claimed_with_source, rt, job_id, source)
+        if job is None:
+            log.info("job finished, running elsewhere or out of attempts; message ignored")
+            return
+        log.info("job claimed", attempt=job.attempts, engine=job.engine)
+        try:
+            _run_claimed(rt, job, source, tmp)
+        except JobError as exc:
+            fail(rt, job_id, exc)
+        except Cancelled:
+            log.info("job cancelled while running")
+
+
+def claimed_with_source(
+    conn: Connection, rt: Runtime, job_id: str, source: Path
+) -> Step[jobs.Job | None]:
+    """The claim; a small unplanned job's source comes in the same transaction (one
+    BEGIN/COMMIT less). A larger one is downloaded after the commit, so the job's row is
+    not held locked while many chunks stream."""
+    step = transitions.claim(conn, rt.blobs, rt.settings, job_id)
+    job = step.value
+    if job is not None and job.parts_total is None and job.size_bytes <= blobs.CHUNK_SIZE:
+        write_blob(conn, rt, blobs.source_key(job_id), source)
+    return step
+
+
+def _run_claimed(rt: Runtime, job: jobs.Job, source: Path, tmp: str) -> None:
+    """Plan and run a claimed job: a small one here, a large one fanned out as parts."""
+    job_id = job.id
+    if job.parts_total is None:
+        if not source.exists():
+            download(rt, blobs.source_key(job_id), source)
+        plan = rt.sandboxes.get().run(
+            InspectTask(
+                path=str(source),
+                password=job.options.password,
+                pages=job.options.pages,
+                max_pages=rt.settings.max_pages,
+                part_pages=rt.settings.part_pages,
+                out_dir=tmp,
+                engine=job.engine,
+                ocr=job.options.ocr_mode,
+            ),
+            on_tick=lambda: still_running(rt, job_id, None),
+            tick_s=rt.settings.heartbeat_interval_s,
+        )
+        if plan.texts is not None and not plan.ocr_pages:  # small, extracted already
+            complete_part(rt, job, 0, plan.texts, plan)
+            return
+        if plan.texts is not None:  # small, its scanned pages still to read
+            if rt.lifecycle.run(store_plan, job, plan):
+                targets = [(n, n - 1) for n in sorted(plan.ocr_pages)]
+                read = read_by_ocr(
+                    rt,
+                    job,
+                    lambda: still_running(rt, job_id, None),
+                    source,
+                    job.options.password,
+                    targets,
                 )
-                if plan.texts is not None and not plan.ocr_pages:  # small, extracted already
-                    complete_part(rt, job, 0, plan.texts, plan)
-                    return
-                if plan.texts is not None:  # small, its scanned pages still to read
-                    if rt.lifecycle.run(store_plan, job, plan):
-                        targets = [(n, n - 1) for n in sorted(plan.ocr_pages)]
-                        read = read_by_ocr(
-                            rt,
-                            job,
-                            lambda: still_running(rt, job_id, None),
-                            source,
-                            job.options.password,
-                            targets,
-                        )
-                        if read is not None:
-                            complete_part(rt, job, 0, plan.texts + read.pages, reads=read.reads)
-                    return
-                if rt.lifecycle.run(store_plan, job, plan):  # its parts are sent now
-                    log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
-                else:
-                    log.info("job no longer processing; plan dropped")
-                return
-            # Claimed again after its worker died between planning and sending the parts.
-            pending = rt.db.transaction(jobs.get_parts, job_id, pending_only=True)
-            rt.lifecycle.run(transitions.resend_parts, job, [p for p in pending if p.blob_key])
-            for part in pending:
-                if part.blob_key is None:
-                    if not source.exists():
-                        download(rt, blobs.source_key(job_id), source)
-                    run_part(rt, job, part, source)
-    except JobError as exc:
-        fail(rt, job_id, exc)
-    except Cancelled:
-        log.info("job cancelled while running")
+                if read is not None:
+                    complete_part(rt, job, 0, plan.texts + read.pages, reads=read.reads)
+            return
+        if rt.lifecycle.run(store_plan, job, plan):  # its parts are sent now
+            log.info("job planned", page_count=plan.page_count, parts=len(plan.parts))
+        else:
+            log.info("job no longer processing; plan dropped")
+        return
+    # Claimed again after its worker died between planning and sending the parts.
+    pending = rt.db.transaction(jobs.get_parts, job_id, pending_only=True)
+    rt.lifecycle.run(transitions.resend_parts, job, [p for p in pending if p.blob_key])
+    for part in pending:
+        if part.blob_key is None:
+            if not source.exists():
+                download(rt, blobs.source_key(job_id), source)
+            run_part(rt, job, part, source)
 
 
 def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
@@ -228,15 +248,16 @@ def store_plan(conn: Connection, job: jobs.Job, plan: Plan) -> Step[bool]:
     )
 
 
+def write_blob(conn: Connection, rt: Runtime, key: str, path: Path) -> None:
+    """Write a blob to a file (rewritten whole when its unit of work is retried)."""
+    with open(path, "wb") as fh:
+        for chunk in rt.blobs.read(conn, key):
+            fh.write(chunk)
+
+
 def download(rt: Runtime, key: str, path: Path) -> None:
-    """Stream a blob to a file; retried whole (the file is rewritten) on a dropped connection."""
-
-    def write(conn: Connection) -> None:
-        with open(path, "wb") as fh:
-            for chunk in rt.blobs.read(conn, key):
-                fh.write(chunk)
-
-    rt.db.transaction(write)
+    """Stream a blob to a file in a transaction of its own, retried whole when transient."""
+    rt.db.transaction(write_blob, rt, key, path)
 
 
 def download_source(rt: Runtime, key: str, path: Path) -> None:

@@ -307,24 +307,22 @@ def record_part(
     if not _lock(conn, job_id, Transition.RECORD_PART, "UPDATE"):
         return Step(None)
     _upsert_pages(conn, job_id, pages, reads)
-    newly_done = conn.execute(
-        text(
-            """UPDATE job_parts SET done_at = now()
-               WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
-        ),
-        {"id": job_id, "part_no": part_no},
-    ).rowcount
-    if not newly_done:
-        return Step(None)
+    # The part counts once: only the statement that marks it done adds it (None otherwise).
     job = one_job(
         conn,
         f"""
+        WITH part AS (
+            UPDATE job_parts SET done_at = now()
+            WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL
+            RETURNING part_no
+        )
         UPDATE jobs SET parts_done = parts_done + 1, pages_done = {_PAGES_DONE},
                heartbeat_at = now(), updated_at = now()
-        WHERE id = :id
+        WHERE id = :id AND EXISTS (SELECT 1 FROM part)
         RETURNING {JOB_COLUMNS}
         """,
         id=job_id,
+        part_no=part_no,
     )
     if job is None or job.parts_done != job.parts_total:
         return Step(None)
@@ -456,6 +454,8 @@ def _end(
     )
     if job is None:
         return Step(None)
+    # A statement of its own: its snapshot, taken after the UPDATE waited for the row lock,
+    # sees the parts a plan committed meanwhile (one WITH statement would not).
     conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
     prefix = job_prefix(job_id)
     blobs.delete_prefix(conn, prefix + "parts/" if settings.keep_source else prefix)
