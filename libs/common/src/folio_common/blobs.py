@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Protocol
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+
+from .queries import query
 
 #: Bytes per stored chunk: large enough to keep row overhead small, small enough for memory.
 CHUNK_SIZE = 1024 * 1024
@@ -54,7 +56,7 @@ def append_chunks(
 ) -> int:
     """Insert ``chunks`` (already cut to :data:`CHUNK_SIZE`) as the object's chunks from
     ``first_seq`` on, one statement each; the bytes written."""
-    insert = text("INSERT INTO blobs (key, seq, data) VALUES (:key, :seq, :data)")
+    insert = query("INSERT INTO blobs (key, seq, data) VALUES (:key, :seq, :data)")
     size = 0
     for seq, chunk in enumerate(chunks, first_seq):
         conn.execute(insert, {"key": key, "seq": seq, "data": chunk})
@@ -66,14 +68,14 @@ class PostgresBlobStore:
     """Blobs in the ``blobs`` table (see migrations/0002_blobs.sql)."""
 
     def put(self, conn: Connection, key: str, chunks: Iterable[bytes]) -> int:
-        conn.execute(text("DELETE FROM blobs WHERE key = :key"), {"key": key})
+        conn.execute(query("DELETE FROM blobs WHERE key = :key"), {"key": key})
         return append_chunks(conn, key, rechunk(chunks))
 
     def read(self, conn: Connection, key: str) -> Iterator[bytes]:
         # One chunk per query keeps memory flat without a server-side cursor, which a
         # transaction-mode pooler would not keep across statements anyway. Each answer says
         # whether a next chunk exists, so a one-chunk object is one query, not two.
-        select = text(
+        select = query(
             """SELECT data, EXISTS (SELECT 1 FROM blobs WHERE key = :key AND seq = :seq + 1)
                FROM blobs WHERE key = :key AND seq = :seq"""
         )
@@ -87,7 +89,7 @@ class PostgresBlobStore:
     def delete_prefix(self, conn: Connection, prefix: str) -> int:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         result = conn.execute(
-            text("DELETE FROM blobs WHERE key LIKE :pattern"), {"pattern": escaped + "%"}
+            query("DELETE FROM blobs WHERE key LIKE :pattern"), {"pattern": escaped + "%"}
         )
         return result.rowcount
 

@@ -10,16 +10,16 @@ Handlers and actors call these inside a unit of work
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, TextClause, text
+from sqlalchemy import Connection, Row
 
 from .lifecycle.states import TERMINAL, JobStatus
 from .options import JobOptions
+from .queries import query
 
 
 @dataclass(frozen=True)
@@ -78,21 +78,14 @@ class Part:
 JOB_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Job))
 
 
-@functools.lru_cache(maxsize=128)
-def _clause(sql: str) -> TextClause:
-    """``text(sql)``, built once per query string: building one parses its bind
-    parameters, a measurable share of an upload's CPU."""
-    return text(sql)
-
-
 def one_job(conn: Connection, sql: str, **params: Any) -> Job | None:
     """The job ``sql`` returns (it selects :data:`JOB_COLUMNS`), or None."""
-    row = conn.execute(_clause(sql), params).first()
+    row = conn.execute(query(sql), params).first()
     return Job.from_row(row) if row is not None else None
 
 
 def many_jobs(conn: Connection, sql: str, **params: Any) -> list[Job]:
-    return [Job.from_row(row) for row in conn.execute(_clause(sql), params)]
+    return [Job.from_row(row) for row in conn.execute(query(sql), params)]
 
 
 def get_job(conn: Connection, job_id: str, owner: str | None = None) -> Job | None:
@@ -155,7 +148,7 @@ def list_jobs(
 def heartbeat(conn: Connection, job_ids: Sequence[str]) -> dict[str, JobStatus]:
     """Mark running jobs alive; return each one's status (a cancelled job stops its worker)."""
     rows = conn.execute(
-        text(
+        query(
             """UPDATE jobs SET heartbeat_at = now()
                WHERE id = ANY(CAST(:ids AS uuid[])) RETURNING id, status"""
         ),
@@ -167,7 +160,7 @@ def heartbeat(conn: Connection, job_ids: Sequence[str]) -> dict[str, JobStatus]:
 def get_parts(conn: Connection, job_id: str, *, pending_only: bool = False) -> list[Part]:
     sql = "SELECT job_id, part_no, pages, blob_key, done_at IS NOT NULL AS done FROM job_parts"
     sql += " WHERE job_id = :id" + (" AND done_at IS NULL" if pending_only else "")
-    rows = conn.execute(text(sql + " ORDER BY part_no"), {"id": job_id})
+    rows = conn.execute(query(sql + " ORDER BY part_no"), {"id": job_id})
     return [Part(str(r.job_id), r.part_no, list(r.pages), r.blob_key, r.done) for r in rows]
 
 
@@ -178,7 +171,7 @@ def get_pages(
     sql = "SELECT page_no, text, chars FROM job_pages WHERE job_id = :id"
     if page_no is not None:
         sql += " AND page_no = :page_no"
-    rows = conn.execute(text(sql + " ORDER BY page_no"), {"id": job_id, "page_no": page_no})
+    rows = conn.execute(query(sql + " ORDER BY page_no"), {"id": job_id, "page_no": page_no})
     return [(r.page_no, r.text, r.chars) for r in rows]
 
 
@@ -219,7 +212,7 @@ def stale_jobs(
 
 def expired_jobs(conn: Connection, limit: int = 500) -> list[str]:
     rows = conn.execute(
-        text(
+        query(
             """SELECT id FROM jobs
                WHERE expires_at < now() AND purged_at IS NULL
                ORDER BY expires_at LIMIT :limit"""
@@ -240,7 +233,7 @@ def record_delivery(
     delivered: bool,
 ) -> None:
     conn.execute(
-        text(
+        query(
             """INSERT INTO webhook_deliveries
                    (job_id, webhook_id, attempt, status_code, error, delivered)
                VALUES (:job_id, :webhook_id, :attempt, :status_code, :error, :delivered)"""
@@ -257,7 +250,7 @@ def record_delivery(
 
 
 def count_by_status(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(text("SELECT status, count(*) AS n FROM jobs GROUP BY status"))
+    rows = conn.execute(query("SELECT status, count(*) AS n FROM jobs GROUP BY status"))
     return {status.value: 0 for status in JobStatus} | {r.status: r.n for r in rows}
 
 
@@ -270,7 +263,7 @@ def try_sweeper_lock(conn: Connection) -> bool:
     behind a transaction-mode pooler); False when another process is sweeping."""
     return bool(
         conn.execute(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEPER_LOCK_KEY}
+            query("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEPER_LOCK_KEY}
         ).scalar()
     )
 
@@ -281,7 +274,7 @@ def try_sweeper_lock(conn: Connection) -> bool:
 def failures_by_code(conn: Connection) -> dict[str, int]:
     """Failed jobs (still in the table) per error code."""
     rows = conn.execute(
-        text(
+        query(
             """SELECT coalesce(error_code, 'internal') AS code, count(*) AS n FROM jobs
                WHERE status = :failed GROUP BY 1"""
         ),
@@ -293,7 +286,7 @@ def failures_by_code(conn: Connection) -> dict[str, int]:
 def oldest_queued_age_s(conn: Connection) -> float:
     """Seconds the oldest ``queued`` job has waited since it was submitted (0: none queued)."""
     age = conn.execute(
-        text(
+        query(
             """SELECT extract(epoch FROM now() - min(created_at)) FROM jobs
                WHERE status = :queued"""
         ),
@@ -305,7 +298,7 @@ def oldest_queued_age_s(conn: Connection) -> float:
 def count_stuck(conn: Connection, stuck_after_s: float) -> int:
     return int(
         conn.execute(
-            text(
+            query(
                 """SELECT count(*) FROM jobs WHERE status = :processing
                    AND heartbeat_at < now() - make_interval(secs => :s)"""
             ),

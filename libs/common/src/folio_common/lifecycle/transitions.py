@@ -17,13 +17,14 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from folio_common.blobs import BlobStore, append_chunks, job_prefix, rechunk, source_key
 from folio_common.errors import ErrorCode, JobError
 from folio_common.jobs import JOB_COLUMNS, Job, Part, one_job
 from folio_common.options import JobOptions
 from folio_common.page_reads import TEXT_LAYER, PageRead
+from folio_common.queries import query
 from folio_common.settings import Settings
 
 from .effects import Announce, EnqueueJob, EnqueuePart, Step
@@ -43,7 +44,7 @@ def _lock(
     still holds when this one commits.
     """
     status = conn.execute(
-        text(f"SELECT status FROM jobs WHERE id = :id FOR {strength}"), {"id": job_id}
+        query(f"SELECT status FROM jobs WHERE id = :id FOR {strength}"), {"id": job_id}
     ).scalar()
     return status is not None and allowed(transition, JobStatus(status))
 
@@ -124,9 +125,9 @@ def note_enqueued(conn: Connection, job_id: str) -> None:
     """Note that a queued job's message was sent (an :class:`EnqueueJob` effect's second
     half). Losing this note in a crash only makes the sweeper send a duplicate (a no-op),
     so it commits without waiting for the disk."""
-    conn.execute(text("SET LOCAL synchronous_commit = off"))
+    conn.execute(query("SET LOCAL synchronous_commit = off"))
     conn.execute(
-        text("UPDATE jobs SET enqueued_at = now() WHERE id = :id AND status = :queued"),
+        query("UPDATE jobs SET enqueued_at = now() WHERE id = :id AND status = :queued"),
         {"id": job_id, "queued": JobStatus.QUEUED.value},
     )
 
@@ -135,7 +136,7 @@ def forget_enqueued(conn: Connection, job_id: str) -> None:
     """Undo :func:`submit`'s optimistic ``enqueued_at`` after its message could not be
     sent (Redis down), so the next sweep sends it instead of one ``REQUEUE_AFTER_S`` later."""
     conn.execute(
-        text("UPDATE jobs SET enqueued_at = NULL WHERE id = :id AND status = :queued"),
+        query("UPDATE jobs SET enqueued_at = NULL WHERE id = :id AND status = :queued"),
         {"id": job_id, "queued": JobStatus.QUEUED.value},
     )
 
@@ -194,23 +195,26 @@ def plan(
     job_id = job.id
     if not _lock(conn, job_id, Transition.PLAN):
         return Step(False)
-    for part_no, (pages, blob_key) in enumerate(parts):
-        conn.execute(
-            text(
-                """INSERT INTO job_parts (job_id, part_no, pages, blob_key)
-                   VALUES (:job_id, :part_no, :pages, :blob_key)
-                   ON CONFLICT (job_id, part_no) DO NOTHING"""
-            ),
-            {"job_id": job_id, "part_no": part_no, "pages": pages, "blob_key": blob_key},
-        )
+    # The parts and the job's totals in one statement, however many parts (each part's
+    # pages travel as an array literal: unnest would flatten an array of arrays).
     conn.execute(
-        text(
-            """UPDATE jobs SET page_count = :page_count, pages_total = :pages_total,
+        query(
+            """WITH parts AS (
+                   INSERT INTO job_parts (job_id, part_no, pages, blob_key)
+                   SELECT :id, p.no, CAST(p.pages AS int[]), p.blob_key
+                   FROM unnest(CAST(:part_nos AS int[]), CAST(:part_pages AS text[]),
+                               CAST(:blob_keys AS text[])) AS p(no, pages, blob_key)
+                   ON CONFLICT (job_id, part_no) DO NOTHING
+               )
+               UPDATE jobs SET page_count = :page_count, pages_total = :pages_total,
                    parts_total = :parts_total, metadata = CAST(:metadata AS jsonb),
                    heartbeat_at = now(), updated_at = now()
                WHERE id = :id"""
         ),
         {
+            "part_nos": list(range(len(parts))),
+            "part_pages": ["{" + ",".join(map(str, pages)) + "}" for pages, _ in parts],
+            "blob_keys": [blob_key for _, blob_key in parts],
             "id": job_id,
             "page_count": page_count,
             "pages_total": sum(len(pages) for pages, _ in parts),
@@ -238,7 +242,7 @@ def _upsert_pages(
     reads = reads or {}
     how = [reads.get(n, TEXT_LAYER) for n, _ in pages]
     conn.execute(
-        text(
+        query(
             """INSERT INTO job_pages (job_id, page_no, text, chars, method, ocr_confidence,
                                       unread_reason)
                SELECT :job_id, no, body, char_length(body), method, confidence, reason
@@ -279,7 +283,7 @@ def record_pages(
         return Step(False)
     _upsert_pages(conn, job_id, pages, reads)
     conn.execute(
-        text(
+        query(
             f"""UPDATE jobs SET pages_done = {_PAGES_DONE}, heartbeat_at = now(),
                    updated_at = now()
                WHERE id = :id"""
@@ -337,7 +341,7 @@ def claim_part(
     ``STUCK_AFTER_S``): a duplicate message costs one statement. A part claimed past
     ``MAX_ATTEMPTS`` fails its job (``worker_lost``)."""
     row = conn.execute(
-        text(
+        query(
             """UPDATE job_parts p SET attempts = p.attempts + 1, claimed_at = now()
                FROM jobs j
                WHERE p.job_id = :id AND p.part_no = :part_no AND p.done_at IS NULL
@@ -366,7 +370,7 @@ def claim_part(
 def touch_part(conn: Connection, job_id: str, part_no: int) -> None:
     """The running part's heartbeat (see :func:`claim_part`)."""
     conn.execute(
-        text(
+        query(
             """UPDATE job_parts SET claimed_at = now()
                WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
         ),
@@ -378,7 +382,7 @@ def _note_error(conn: Connection, job_id: str, reason: str) -> None:
     """Keep the latest transient error on a live job, so a job that runs out of attempts
     fails with the reason it kept failing."""
     conn.execute(
-        text(
+        query(
             """UPDATE jobs SET error_message = :message, updated_at = now()
                WHERE id = :id AND status = ANY(:live)"""
         ),
@@ -395,7 +399,7 @@ def release(conn: Connection, job_id: str, reason: str) -> Step[bool]:
     message is retried and claims it again. ``reason`` is kept as the job's last error."""
     _note_error(conn, job_id, reason)
     released = conn.execute(
-        text(
+        query(
             """UPDATE jobs SET status = :target, updated_at = now()
                WHERE id = :id AND status = ANY(:sources)"""
         ),
@@ -413,7 +417,7 @@ def release_part(conn: Connection, job_id: str, part_no: int, reason: str) -> St
     the job stays processing. ``reason`` is kept as the job's last error."""
     _note_error(conn, job_id, reason)
     released = conn.execute(
-        text(
+        query(
             """UPDATE job_parts SET claimed_at = NULL
                WHERE job_id = :id AND part_no = :part_no AND done_at IS NULL"""
         ),
@@ -456,7 +460,7 @@ def _end(
         return Step(None)
     # A statement of its own: its snapshot, taken after the UPDATE waited for the row lock,
     # sees the parts a plan committed meanwhile (one WITH statement would not).
-    conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    conn.execute(query("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
     prefix = job_prefix(job_id)
     blobs.delete_prefix(conn, prefix + "parts/" if settings.keep_source else prefix)
     return Step(job, (Announce(job),))
@@ -487,7 +491,7 @@ def purge(conn: Connection, blobs: BlobStore, job_id: str) -> Step[bool]:
     """Drop an ended job's results: pages, parts, blobs and the document's metadata. Its
     row stays, marked purged (results answer 410). False for a live job."""
     purged = conn.execute(
-        text(
+        query(
             """UPDATE jobs SET purged_at = coalesce(purged_at, now()), metadata = NULL,
                    updated_at = now()
                WHERE id = :id AND status = ANY(:sources)"""
@@ -496,8 +500,8 @@ def purge(conn: Connection, blobs: BlobStore, job_id: str) -> Step[bool]:
     ).rowcount
     if not purged:
         return Step(False)
-    conn.execute(text("DELETE FROM job_pages WHERE job_id = :id"), {"id": job_id})
-    conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    conn.execute(query("DELETE FROM job_pages WHERE job_id = :id"), {"id": job_id})
+    conn.execute(query("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
     blobs.delete_prefix(conn, job_prefix(job_id))
     return Step(True)
 
@@ -510,7 +514,7 @@ def recover(conn: Connection, job: Job) -> Step[bool]:
     (its recorded parts are kept). The sweeper fails it instead once it is out of attempts,
     and re-sends a split job's parts (:func:`resend_parts`)."""
     recovered = conn.execute(
-        text(
+        query(
             """UPDATE jobs SET status = :target, enqueued_at = NULL, updated_at = now()
                WHERE id = :id AND status = ANY(:sources)"""
         ),
@@ -527,7 +531,7 @@ def resend_parts(conn: Connection, job: Job, parts: Sequence[Part]) -> Step[bool
     """A stale split job keeps processing: its heartbeat is reset and its unfinished
     ``parts`` are sent again (a part still queued or running skips the duplicate)."""
     touched = conn.execute(
-        text(
+        query(
             """UPDATE jobs SET heartbeat_at = now()
                WHERE id = :id AND status = ANY(:sources)"""
         ),
@@ -569,6 +573,6 @@ def reset(conn: Connection, job_id: str) -> Step[Job | None]:
     )
     if job is None:
         return Step(None)
-    conn.execute(text("DELETE FROM job_pages WHERE job_id = :id"), {"id": job_id})
-    conn.execute(text("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    conn.execute(query("DELETE FROM job_pages WHERE job_id = :id"), {"id": job_id})
+    conn.execute(query("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
     return Step(job, (EnqueueJob(job.id, job.request_id),))
