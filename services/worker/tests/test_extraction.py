@@ -132,3 +132,54 @@ def test_parts_of_a_form_document_read_their_text_from_the_source(tmp_path: Path
     indexes = [n - 1 for n in second.pages]
     texts = extract(source, engine="pdfminer", password=None, pages=second.pages, indexes=indexes)
     assert [(n, t.strip()) for n, t in texts] == [(n, page_text(n)) for n in second.pages]
+
+
+def _nested_page_tree(data: bytes) -> bytes:
+    """``data`` with its pages under two intermediate /Pages nodes (each with an
+    inheritable /MediaBox), as real files nest them."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        root = pdf.Root.Pages
+        kids = list(root.Kids)
+        nodes = []
+        for half in (kids[: len(kids) // 2], kids[len(kids) // 2 :]):
+            node = pdf.make_indirect(
+                pikepdf.Dictionary(
+                    Type=pikepdf.Name.Pages,
+                    Kids=pikepdf.Array(half),
+                    Count=len(half),
+                    Parent=root,
+                    MediaBox=half[0].MediaBox,
+                )
+            )
+            for page in half:
+                page.Parent = node
+            nodes.append(node)
+        root.Kids = pikepdf.Array(nodes)
+        out = io.BytesIO()
+        pdf.save(out)
+        return out.getvalue()
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_part_builds_only_its_own_pages_in_pdfminers_order(tmp_path: Path, nested: bool) -> None:
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+
+    from folio_worker.extraction import _pages_at
+
+    data = make_pdf(9)
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(_nested_page_tree(data) if nested else data)
+    with open(path, "rb") as fh:
+        document = PDFDocument(PDFParser(fh))
+        every = [(p.pageid, p.mediabox) for p in PDFPage.create_pages(document)]
+        assert len(every) == 9
+        some = [(i, p.pageid, p.mediabox) for i, p in _pages_at(document, {2, 3, 7})]
+    assert some == [(i, *every[i]) for i in (2, 3, 7)]
+    texts = extract(str(path), engine="pdfminer", password=None, pages=[8], indexes=[7])
+    assert [(n, text.strip()) for n, text in texts] == [(8, page_text(8))]
