@@ -21,7 +21,7 @@ from folio_common.lifecycle import JobStatus, Transition, transitions
 from folio_common.lifecycle.effects import EnqueueJob, Step
 from folio_common.lifecycle.runner import Lifecycle
 from folio_common.lifecycle.states import RULES, allowed, exhausted
-from folio_common.notify import DoneListener
+from folio_common.notify import CompletionHub
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from sqlalchemy import Connection, text
@@ -230,7 +230,8 @@ def test_announce_wakes_waiters_and_queues_the_webhook_once_after_commit_only(
 ) -> None:
     job = new_job(db, callback_url="https://example.test/hook")
     error = JobError(ErrorCode.INVALID_PDF, "broken")
-    with DoneListener(lifecycle.redis, lifecycle.settings, job.id) as listener:
+    hub = CompletionHub(lifecycle.redis, lifecycle.settings)
+    with hub.listen(job.id) as listener:
         with pytest.raises(Boom):
             lifecycle.run(_then_fail(transitions.fail), BLOBS, lifecycle.settings, job.id, error)
         assert not listener.wait(0.3)
@@ -241,6 +242,7 @@ def test_announce_wakes_waiters_and_queues_the_webhook_once_after_commit_only(
         assert failed is not None
         assert listener.wait(5)
         assert not listener.wait(0.3)  # once
+    hub.close()
     assert _ready(lifecycle, WEBHOOKS_QUEUE) == 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -51,26 +52,43 @@ def test_worker_liveness_is_listed_until_forgotten(
     assert worker_id not in worker_reports.alive(redis_client, settings)
 
 
-def test_done_listener_hears_a_completion_published_after_it_subscribed(
+def test_the_hub_hears_a_completion_published_after_it_registered(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
-    job_id = str(uuid.uuid4())
-    with notify.DoneListener(redis_client, settings, job_id) as listener:
-        timer = threading.Timer(
-            0.2, notify.publish_done, (redis_client, settings, job_id, "succeeded")
-        )
-        timer.start()
-        started = time.monotonic()
-        assert listener.wait(5.0)
-        assert time.monotonic() - started < 2.0
-        timer.join()
+    hub = notify.CompletionHub(redis_client, settings)
+    job_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    try:
+        with hub.listen(job_id) as listener, hub.listen(other) as bystander:
+            assert hub.subscribed
+            timer = threading.Timer(
+                0.2, notify.publish_done, (redis_client, settings, job_id, "succeeded")
+            )
+            timer.start()
+            started = time.monotonic()
+            assert listener.wait(5.0)
+            assert time.monotonic() - started < 2.0
+            timer.join()
+            assert not bystander.wait(0.2)  # another job's waiter is not woken
+            # More waits share the hub's one connection: none opens its own.
+            before = len(redis_client.client_list(_type="pubsub"))
+            with contextlib.ExitStack() as more:
+                for _ in range(5):
+                    more.enter_context(hub.listen(str(uuid.uuid4())))
+                assert len(redis_client.client_list(_type="pubsub")) == before
+    finally:
+        hub.close()
 
 
-def test_done_listener_times_out_quietly(settings: Settings, redis_client: redis.Redis) -> None:
-    with notify.DoneListener(redis_client, settings, str(uuid.uuid4())) as listener:
-        started = time.monotonic()
-        assert not listener.wait(0.3)
-        assert time.monotonic() - started < 1.5
+def test_a_wait_on_the_hub_times_out_quietly(settings: Settings, redis_client: redis.Redis) -> None:
+    hub = notify.CompletionHub(redis_client, settings)
+    try:
+        for _ in range(3):  # later waits reuse the subscription
+            with hub.listen(str(uuid.uuid4())) as listener:
+                started = time.monotonic()
+                assert not listener.wait(0.3)
+                assert time.monotonic() - started < 1.5
+    finally:
+        hub.close()
 
 
 def test_publish_and_listen_survive_an_unreachable_redis(env: dict[str, str]) -> None:
@@ -81,5 +99,12 @@ def test_publish_and_listen_survive_an_unreachable_redis(env: dict[str, str]) ->
     settings = Settings.from_env({**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     client = create_redis(settings)
     notify.publish_done(client, settings, "job", "succeeded")  # logged, not raised
-    with notify.DoneListener(client, settings, "job") as listener:
-        assert not listener.wait(0.2)
+    hub = notify.CompletionHub(client, settings)
+    try:
+        with hub.listen("job") as listener:
+            assert not hub.subscribed
+            started = time.monotonic()
+            listener.wait(30)  # cut short: the waiter must poll while Redis is away
+            assert time.monotonic() - started < 1.5
+    finally:
+        hub.close()

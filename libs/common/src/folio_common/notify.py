@@ -1,13 +1,16 @@
 """Job completion events over Redis pub/sub, so long-polls wait without a database connection.
 
 Publishing is best effort: a waiter that misses an event (Redis down) still re-reads the
-job when its wait ends, and waits in short slices so it notices within a second.
+job when its wait ends, and waits in short slices so it notices within a second. Each
+process listens through one :class:`CompletionHub`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
+import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -30,41 +33,126 @@ def publish_done(client: redis.Redis, settings: Settings, job_id: str, status: s
         log.warning("could not publish job completion", job_id=job_id, error=type(exc).__name__)
 
 
-class DoneListener:
-    """Subscribe *before* reading the job, then wait: no completion can slip in between."""
+#: Longest the first wait of a process waits for the hub's subscription.
+FIRST_SUBSCRIBE_S = 1.0
+#: A wait while the hub is not subscribed (Redis unreachable) is cut into slices this long,
+#: so the waiter re-reads the job at least this often.
+UNSUBSCRIBED_SLICE_S = 0.5
 
-    def __init__(self, client: redis.Redis, settings: Settings, job_id: str) -> None:
-        self._pubsub: Any = None
-        try:
-            self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-            self._pubsub.subscribe(channel(settings, job_id))
-        except redis.RedisError:
-            self._pubsub = None
+
+class Listener:
+    """One waiter's view of the hub: :meth:`wait` for its job's completion."""
+
+    def __init__(self, hub: CompletionHub, event: threading.Event) -> None:
+        self._hub = hub
+        self._event = event
 
     def wait(self, timeout_s: float) -> bool:
-        """True when a completion arrived; False on timeout (or Redis trouble: poll again)."""
-        deadline = time.monotonic() + timeout_s
-        while (remaining := deadline - time.monotonic()) > 0:
-            if self._pubsub is None:
-                time.sleep(min(remaining, 0.5))
-                return False
-            try:
-                message = self._pubsub.get_message(timeout=min(remaining, 1.0))
-            except redis.RedisError:
-                self.close()
-                continue
-            if message is not None:
-                return True
-        return False
+        """True when a completion (or a reason to look again) arrived; False on timeout,
+        which is at most :data:`UNSUBSCRIBED_SLICE_S` while Redis is unreachable."""
+        if not self._hub.subscribed:
+            timeout_s = min(timeout_s, UNSUBSCRIBED_SLICE_S)
+        arrived = self._event.wait(max(0.0, timeout_s))
+        self._event.clear()
+        return arrived
+
+
+class CompletionHub:
+    """One pattern subscription per process, shared by every wait in it.
+
+    A subscription per wait opened a Redis connection per long-poll (redis-py closes a
+    pub/sub's connection when it is done with it): with TLS, a handshake per request. The
+    hub's thread, started by the first wait after the fork, holds one subscription to every
+    job's completion channel and wakes the waiters of each job that ends.
+
+    A waiter registers before it reads the job, so a completion cannot slip in between.
+    Completions published while the subscription is down are not heard: when it is back,
+    every waiter is woken to read its job again.
+    """
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self._client = client
+        self._prefix = channel(settings, "")
+        self._waiters: dict[str, set[threading.Event]] = {}
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def subscribed(self) -> bool:
+        return self._subscribed.is_set()
+
+    @contextlib.contextmanager
+    def listen(self, job_id: str) -> Iterator[Listener]:
+        """Register for ``job_id``'s completion for the duration of the block."""
+        event = threading.Event()
+        with self._lock:
+            self._waiters.setdefault(job_id, set()).add(event)
+            first = self._thread is None
+            if first:
+                self._thread = threading.Thread(
+                    target=self._run, name="folio-completions", daemon=True
+                )
+                self._thread.start()
+        if first:  # the subscription is made once per process: let it be in place
+            self._subscribed.wait(FIRST_SUBSCRIBE_S)
+        try:
+            yield Listener(self, event)
+        finally:
+            with self._lock:
+                events = self._waiters.get(job_id)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._waiters[job_id]
 
     def close(self) -> None:
-        if self._pubsub is not None:
-            with contextlib.suppress(redis.RedisError):
-                self._pubsub.close()
-            self._pubsub = None
+        """Stop the hub's thread (within a second)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(5)
 
-    def __enter__(self) -> DoneListener:
-        return self
+    def _run(self) -> None:
+        delay_s = 0.1
+        ever_subscribed = False
+        while not self._stopped.is_set():
+            pubsub: Any = self._client.pubsub()  # type: ignore[no-untyped-call]
+            try:
+                pubsub.psubscribe(re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*")
+                while not self._stopped.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["type"] == "psubscribe":
+                        self._subscribed.set()
+                        if ever_subscribed:  # what ended meanwhile was not heard
+                            self._wake_all()
+                        ever_subscribed, delay_s = True, 0.1
+                    elif message["type"] == "pmessage":
+                        self._wake(message["channel"])
+            except (redis.RedisError, OSError, ValueError) as exc:
+                # ValueError: the client's pool was closed under the read (a shutdown).
+                if self._subscribed.is_set():
+                    log.warning("completion subscription lost", error=type(exc).__name__)
+                self._subscribed.clear()
+                self._wake_all()  # waiters read their jobs again, in short slices
+                self._stopped.wait(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
+            finally:
+                with contextlib.suppress(redis.RedisError, OSError, ValueError):
+                    pubsub.close()
+        self._subscribed.clear()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _wake(self, name: bytes | str) -> None:
+        name = name.decode() if isinstance(name, bytes) else name
+        with self._lock:
+            events = list(self._waiters.get(name.removeprefix(self._prefix), ()))
+        for event in events:
+            event.set()
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            events = [event for events in self._waiters.values() for event in events]
+        for event in events:
+            event.set()

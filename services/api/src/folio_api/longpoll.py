@@ -26,7 +26,7 @@ import falcon
 import redis
 from folio_common import jobs
 from folio_common.database import Database
-from folio_common.notify import DoneListener
+from folio_common.notify import CompletionHub
 from folio_common.settings import Settings
 
 PREFER_HEADER = "Prefer"
@@ -97,6 +97,7 @@ class JobWaiter:
         self._client = client
         self._settings = settings
         self._slots = WaitSlots(settings.max_waits, settings.max_waits_per_key)
+        self._hub = CompletionHub(client, settings)
 
     def wait(
         self, job_id: str, owner: str, timeout_s: int, resp: falcon.Response
@@ -113,7 +114,7 @@ class JobWaiter:
 
     def _wait(self, job_id: str, owner: str, timeout_s: float) -> jobs.Job | None:
         deadline = time.monotonic() + timeout_s
-        with DoneListener(self._client, self._settings, job_id) as listener:
+        with self._hub.listen(job_id) as listener:
             while True:
                 job = self._db.transaction(jobs.get_job, job_id, owner)
                 remaining = deadline - time.monotonic()
