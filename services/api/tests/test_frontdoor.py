@@ -19,7 +19,7 @@ import pytest
 import requests
 from conftest import OTHER_API_KEY, TEST_API_KEY
 from testsupport.pdfs import make_pdf
-from testsupport.procs import Service, start_api
+from testsupport.procs import Service, start_api, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -219,3 +219,45 @@ def test_the_body_deadline_counts_the_time_the_head_took(env, tmp_path) -> None:
         service.stop()
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
     assert waited < 15, waited  # not the 30 s a fresh per-read timeout would take
+
+
+def _connections_by_pid(pids: list[int], port: int) -> dict[int, int]:
+    """Established connections each process holds on its listening ``port``, from /proc."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as fh:
+            for line in list(fh)[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                    inodes.add(fields[9])
+    held: dict[int, int] = {}
+    for pid in pids:
+        fd_dir = Path(f"/proc/{pid}/fd")
+        links = [str(fd.readlink()) for fd in fd_dir.iterdir() if fd.is_symlink()]
+        held[pid] = sum(1 for link in links if link.removeprefix("socket:[")[:-1] in inodes)
+    return held
+
+
+def test_keep_alive_clients_are_spread_over_the_workers(env, tmp_path) -> None:
+    """Each gunicorn worker listens on a socket of its own (SO_REUSEPORT), so the kernel
+    spreads new connections; on one shared socket, long-lived clients could all land on
+    one worker while the other idled. All 16 on one of two sockets: odds 1 in 32,768."""
+    api, base = start_api({**env, "WEB_CONCURRENCY": "2"}, tmp_path)
+    sessions = [requests.Session() for _ in range(16)]
+    try:
+        pid = api.proc.pid
+
+        def workers() -> list[int]:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+        wait_until(lambda: len(workers()) == 2, 30)
+        for session in sessions:  # each opens its own keep-alive connection
+            assert session.get(f"{base}/api/v1/health/live", timeout=5).ok
+        held = _connections_by_pid(workers(), int(base.rsplit(":", 1)[1]))
+        assert sum(held.values()) == len(sessions), held
+        assert min(held.values()) >= 1, held
+    finally:
+        for session in sessions:
+            session.close()
+        api.stop()
