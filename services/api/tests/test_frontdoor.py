@@ -19,7 +19,7 @@ import pytest
 import requests
 from conftest import OTHER_API_KEY, TEST_API_KEY
 from testsupport.pdfs import make_pdf
-from testsupport.procs import Service, start_api, wait_until
+from testsupport.procs import Service, children, start_api, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -246,15 +246,10 @@ def test_keep_alive_clients_are_spread_over_the_workers(env, tmp_path) -> None:
     api, base = start_api({**env, "WEB_CONCURRENCY": "2"}, tmp_path)
     sessions = [requests.Session() for _ in range(16)]
     try:
-        pid = api.proc.pid
-
-        def workers() -> list[int]:
-            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-        wait_until(lambda: len(workers()) == 2, 30)
+        wait_until(lambda: len(children(api.proc.pid)) == 2, 30)
         for session in sessions:  # each opens its own keep-alive connection
             assert session.get(f"{base}/api/v1/health/live", timeout=5).ok
-        held = _connections_by_pid(workers(), int(base.rsplit(":", 1)[1]))
+        held = _connections_by_pid(children(api.proc.pid), int(base.rsplit(":", 1)[1]))
         assert sum(held.values()) == len(sessions), held
         assert min(held.values()) >= 1, held
     finally:
