@@ -104,6 +104,13 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
             proc.stdout.close()
 
 
+def _rediss_settings(env: dict[str, str], port: int, ca_file: Path) -> Settings:
+    """Settings for the TLS Redis on ``port`` (``rediss://``), trusting ``ca_file``."""
+    return Settings.from_env(
+        {**env, "REDIS_URL": f"rediss://127.0.0.1:{port}/0", "REDIS_TLS_CA_FILE": str(ca_file)}
+    )
+
+
 def _probe(settings: Settings) -> tuple[ProbeResult, float]:
     client = create_redis(settings)
     started = time.monotonic()
@@ -123,13 +130,7 @@ def _assert_fails_cleanly(result: ProbeResult, elapsed: float) -> None:
 
 
 def test_rediss_url_with_ca_file_passes_the_probe(env: dict[str, str], tls_redis: TlsRedis) -> None:
-    settings = Settings.from_env(
-        {
-            **env,
-            "REDIS_URL": f"rediss://127.0.0.1:{tls_redis.port}/0",
-            "REDIS_TLS_CA_FILE": str(tls_redis.ca_file),
-        }
-    )
+    settings = _rediss_settings(env, tls_redis.port, tls_redis.ca_file)
     result, _ = _probe(settings)
     assert result.ok, result.reason
 
@@ -150,13 +151,7 @@ def test_redis_url_with_redis_tls_true_passes_the_probe(
 
 
 def test_wrong_ca_fails_the_probe_cleanly(env: dict[str, str], tls_redis: TlsRedis) -> None:
-    settings = Settings.from_env(
-        {
-            **env,
-            "REDIS_URL": f"rediss://127.0.0.1:{tls_redis.port}/0",
-            "REDIS_TLS_CA_FILE": str(tls_redis.other_ca_file),
-        }
-    )
+    settings = _rediss_settings(env, tls_redis.port, tls_redis.other_ca_file)
     result, elapsed = _probe(settings)
     _assert_fails_cleanly(result, elapsed)
     assert "certificate" in result.reason.lower() or "ssl" in result.reason.lower()
@@ -174,13 +169,7 @@ def test_rediss_against_a_plain_tcp_server_fails_cleanly(env: dict[str, str]) ->
 def test_broker_shares_the_tls_client_pool_and_enqueues_over_tls(
     env: dict[str, str], tls_redis: TlsRedis
 ) -> None:
-    settings = Settings.from_env(
-        {
-            **env,
-            "REDIS_URL": f"rediss://127.0.0.1:{tls_redis.port}/0",
-            "REDIS_TLS_CA_FILE": str(tls_redis.ca_file),
-        }
-    )
+    settings = _rediss_settings(env, tls_redis.port, tls_redis.ca_file)
     client = create_redis(settings)
     broker = create_broker(settings, client)
     try:
@@ -273,13 +262,7 @@ def test_tls_against_a_plain_port_stops_start_up_at_once_naming_the_url(
 def test_misconfigurations_fail_the_wait_at_once_and_an_unreachable_server_is_retried(
     env: dict[str, str], tls_redis: TlsRedis
 ) -> None:
-    wrong_ca = Settings.from_env(
-        {
-            **env,
-            "REDIS_URL": f"rediss://127.0.0.1:{tls_redis.port}/0",
-            "REDIS_TLS_CA_FILE": str(tls_redis.other_ca_file),
-        }
-    )
+    wrong_ca = _rediss_settings(env, tls_redis.port, tls_redis.other_ca_file)
     started = time.monotonic()
     with pytest.raises(DependencyUnavailable, match="REDIS_TLS_CA_FILE"):
         wait_for_dependencies(wrong_ca, 60)
