@@ -96,15 +96,18 @@ WORKER_WATCH = ["services/worker/**", *SHARED_WATCH, "deploy/railway/Dockerfile.
 
 #: Per-environment sizes. Each process holds at most DB_POOL_SIZE + DB_MAX_OVERFLOW
 #: connections; the budget (see connection_budget and .env.production.example) must fit
-#: the Supabase pooler. The worker's pool is WORKER_THREADS + 1: one connection per
-#: thread plus one for the heartbeat and the sweeper, so a thread never waits on the pool.
+#: the Supabase pooler. The API's pool is WEB_THREADS with no overflow: an overflow
+#: connection is closed when it is returned, so a smaller pool would open and close a
+#: connection per request under load. The worker's pool is WORKER_THREADS + 1: one
+#: connection per thread plus one for the heartbeat and the sweeper, so a thread never
+#: waits on the pool.
 SIZES: dict[str, dict[str, int]] = {
     "production": {
         "api_replicas": 2,
         "web_concurrency": 2,
         "web_threads": 8,
-        "api_pool_size": 5,
-        "api_max_overflow": 3,
+        "api_pool_size": 8,
+        "api_max_overflow": 0,
         "worker_replicas": 2,
         "worker_processes": 2,
         "worker_threads": 2,
@@ -115,8 +118,8 @@ SIZES: dict[str, dict[str, int]] = {
         "api_replicas": 1,
         "web_concurrency": 2,
         "web_threads": 4,
-        "api_pool_size": 3,
-        "api_max_overflow": 1,
+        "api_pool_size": 4,
+        "api_max_overflow": 0,
         "worker_replicas": 1,
         "worker_processes": 1,
         "worker_threads": 2,

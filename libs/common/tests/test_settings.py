@@ -19,7 +19,7 @@ def test_every_default_loads_from_an_empty_environment() -> None:
     for f in dataclasses.fields(Settings):
         assert getattr(settings, f.name) is not None, f.metadata["env"]
     assert settings.env == "development"
-    assert settings.db_pool_size == 5
+    assert settings.db_pool_size == 8
     assert settings.api_keys == {}
     assert settings.worker_processes >= 1
     assert str(settings.database().drivername) == "postgresql+psycopg2"

@@ -90,7 +90,7 @@ def test_metrics_follow_jobs_workers_and_a_killed_worker(live_env, db, tmp_path)
         # Pool gauges: per live process (pid label) and their sum.
         pids = {s["pid"] for s in series(after, "folio_api_process_db_pool_size")}
         assert 1 <= len(pids) <= 2
-        assert value(after, "folio_api_db_pool_size") == 5 * len(pids)
+        assert value(after, "folio_api_db_pool_size") == 8 * len(pids)
         assert value(after, "folio_api_db_pool_capacity") == 10 * len(pids)
         assert value(after, "folio_api_db_pool_wait_seconds_count") > 0
         assert value(after, "folio_queue_depth", queue="jobs") == 0

