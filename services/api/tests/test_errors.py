@@ -92,3 +92,11 @@ def test_access_line_names_route_status_and_request_id(api, caplog):
     assert line["method"] == "GET"
     assert line["duration_ms"] >= 0
     assert line["request_id"] == "trace-me"
+
+
+def test_a_submissions_access_line_carries_its_job_id(api, caplog):
+    with caplog.at_level(logging.INFO):
+        result = api.submit()
+    lines = [r.msg for r in caplog.records if r.name.startswith("folio.api")]
+    assert [line["status"] for line in lines] == [202]  # one line per upload
+    assert lines[0]["job_id"] == result.json["id"]

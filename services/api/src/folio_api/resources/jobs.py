@@ -24,7 +24,7 @@ from folio_common.documents import job_document, job_path
 from folio_common.lifecycle import JobStatus, transitions
 from folio_common.lifecycle.effects import EnqueueJob, Step
 from folio_common.lifecycle.runner import Lifecycle
-from folio_common.logs import get_logger
+from folio_common.logs import bind_contextvars
 from folio_common.settings import Settings
 from sqlalchemy import Connection
 
@@ -41,8 +41,6 @@ from folio_api.pagination import (
     unknown_param,
 )
 from folio_api.uploads import Upload, read_upload
-
-log = get_logger("folio.api.jobs")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: Longest Idempotency-Key accepted.
@@ -86,8 +84,8 @@ class JobsResource:
                     f"{IDEMPOTENCY_HEADER} was already used for a different file or options",
                     job_id=job.id,
                 )
-        if created:
-            log.info("job accepted", job_id=job.id, size_bytes=job.size_bytes, engine=job.engine)
+        # On the request's access line (one line per upload, not two).
+        bind_contextvars(job_id=job.id)
         if wait_s is not None:
             job = self._waiter.wait(job.id, owner, wait_s, resp) or job
         resp.status = falcon.HTTP_202 if created and not job.is_terminal else falcon.HTTP_200
