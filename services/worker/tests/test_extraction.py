@@ -7,6 +7,7 @@ the document logic rather than at the process around it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from folio_common.errors import ErrorCode, JobError
@@ -136,7 +137,7 @@ def test_parts_of_a_form_document_read_their_text_from_the_source(tmp_path: Path
 
 def _nested_page_tree(data: bytes) -> bytes:
     """``data`` with its pages under two intermediate /Pages nodes (each with an
-    inheritable /MediaBox), as real files nest them."""
+    inheritable /MediaBox, and a /CropBox, which no page sets itself), as real files nest them."""
     import io
 
     import pikepdf
@@ -153,6 +154,7 @@ def _nested_page_tree(data: bytes) -> bytes:
                     Count=len(half),
                     Parent=root,
                     MediaBox=half[0].MediaBox,
+                    CropBox=[0, 0, 300, 300 + len(nodes)],
                 )
             )
             for page in half:
@@ -170,16 +172,50 @@ def test_a_part_builds_only_its_own_pages_in_pdfminers_order(tmp_path: Path, nes
     from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfparser import PDFParser
 
-    from folio_worker.extraction import _pages_at
+    from folio_worker.extraction import _page_objids, _pages_at, _pages_by_objid
 
     data = make_pdf(9)
     path = tmp_path / "doc.pdf"
     path.write_bytes(_nested_page_tree(data) if nested else data)
+    wanted = {2, 3, 7}
+
+    def seen(pages: Any) -> list[tuple[int, int, Any, Any]]:
+        return [(i, p.pageid, p.mediabox, p.cropbox) for i, p in pages]
+
     with open(path, "rb") as fh:
         document = PDFDocument(PDFParser(fh))
-        every = [(p.pageid, p.mediabox) for p in PDFPage.create_pages(document)]
+        every = [(p.pageid, p.mediabox, p.cropbox) for p in PDFPage.create_pages(document)]
         assert len(every) == 9
-        some = [(i, p.pageid, p.mediabox) for i, p in _pages_at(document, {2, 3, 7})]
-    assert some == [(i, *every[i]) for i in (2, 3, 7)]
+        expected = [(i, *every[i]) for i in sorted(wanted)]
+        # By object number (qpdf's reading of the tree), inherited attributes included,
+        assert seen(_pages_by_objid(document, _page_objids(str(path), None, wanted))) == expected
+        # and by pdfminer's own walk, which a file qpdf reads differently falls back to.
+        assert seen(_pages_at(document, wanted)) == expected
+    if nested:  # the inherited crop boxes tell the two halves apart
+        assert {crop[3] for _, _, crop in every} == {300, 301}
     texts = extract(str(path), engine="pdfminer", password=None, pages=[8], indexes=[7])
     assert [(n, text.strip()) for n, text in texts] == [(8, page_text(8))]
+
+
+def test_a_page_tree_that_qpdf_repairs_is_walked_by_pdfminer(tmp_path: Path) -> None:
+    """A page listed twice: qpdf makes the second a copy (an object not in the file), so
+    the part's pages are found by pdfminer's walk — which lists it once."""
+    import io
+
+    import pikepdf
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfparser import PDFParser
+
+    from folio_worker.extraction import _page_objids, _pages_by_objid
+
+    with pikepdf.open(io.BytesIO(make_pdf(3))) as pdf:
+        pdf.Root.Pages.Kids.append(pdf.Root.Pages.Kids[0])
+        pdf.Root.Pages.Count = 4
+        pdf.save(tmp_path / "twice.pdf", qdf=True)  # kept as written: no repair on save
+    path = str(tmp_path / "twice.pdf")
+    objids = _page_objids(path, None, {0, 1, 2, 3})
+    with open(path, "rb") as fh:
+        document = PDFDocument(PDFParser(fh))
+        assert objids is None or _pages_by_objid(document, objids) is None
+    texts = extract(path, engine="pdfminer", password=None, pages=[1, 2, 3], indexes=[0, 1, 2])
+    assert [(n, text.strip()) for n, text in texts] == [(n, page_text(n)) for n in (1, 2, 3)]
