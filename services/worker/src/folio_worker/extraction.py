@@ -284,8 +284,11 @@ def _part_pages(
     pdfminer parsed every page before the part, so the parts of a long document paid
     for a quadratic walk (4-7 % of their extraction CPU on a 306-page document). A
     document qpdf reads differently — it cannot open it, or a page it names is not in
-    the file as such — is walked as before (:func:`_pages_at`).
+    the file as such — is walked as before (:func:`_pages_at`), and so are pages from the
+    first on, where the walk parses no page it does not build (a small document whole).
     """
+    if min(wanted, default=0) == 0:
+        return _pages_at(document, wanted)
     objids = _page_objids(path, password, wanted)
     pages = _pages_by_objid(document, objids) if objids is not None else None
     return pages if pages is not None else _pages_at(document, wanted)
