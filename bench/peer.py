@@ -3,8 +3,9 @@
 ``../shared/peers/seedstack`` is the stack Folio replaces (Flask + gunicorn, Celery on
 Redis, SQLAlchemy, pikepdf + pdfminer; its README). When it is present this starts it
 and a Folio stack (API + a 2-process worker, as ``make up``), and runs the same loads of
-``../shared/peers/bench`` against each — uploads at 16 and 64 clients, then the 1-page
-submit→result latency (pdfminer on both) — alternating which goes first. The peer's
+``../shared/peers/bench`` against each — uploads at 16 and 64 clients (each twice per
+side, A B B A), then the 1-page submit→result latency (pdfminer on both) — alternating
+which goes first. The peer's
 figures and the ratios are written beside Folio's own (``peer_*``, ``folio_vs_peer_*``).
 When it is absent the benchmark says so in one line and writes nothing.
 """
@@ -84,13 +85,32 @@ class Peer:
         )
 
 
-def _ingest(python: str, url: str, key: str) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
+def _ingest(python: str, url: str, key: str, clients: int) -> dict[str, Any]:
+    r = _harness(python, "ingest.py", url, key, "-n", str(INGEST_REQUESTS), "-c", str(clients))
+    return {
+        "seconds": INGEST_REQUESTS / r["requests_per_s"],
+        "p99": r["latency_ms"]["p99"],
+        "errors": r["non_2xx"] + sum(r["transport_errors"].values()),
+    }
+
+
+def _ingest_rounds(python: str, sides: dict[str, tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Each load twice per side, in the order A B B A: the machine's speed drifts by
+    ±15 % from minute to minute, and a drift that is linear over the four runs then
+    weighs on both sides alike. Rates come from the summed times (as the peer's own
+    harness takes its ratios), p99 is the mean of the two runs, errors are summed."""
+    figures: dict[str, dict[str, Any]] = {name: {} for name in sides}
+    names = list(sides)
     for clients in INGEST_CLIENTS:
-        r = _harness(python, "ingest.py", url, key, "-n", str(INGEST_REQUESTS), "-c", str(clients))
-        figures[f"ingest_rps_{clients}"] = r["requests_per_s"]
-        figures[f"ingest_p99_ms_{clients}"] = r["latency_ms"]["p99"]
-        figures[f"ingest_non_2xx_{clients}"] = r["non_2xx"] + sum(r["transport_errors"].values())
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+        for name in [*names, *reversed(names)]:
+            runs[name].append(_ingest(python, *sides[name], clients))
+        for name, done in runs.items():
+            seconds = sum(run["seconds"] for run in done)
+            figures[name][f"ingest_rps_{clients}"] = round(INGEST_REQUESTS * len(done) / seconds, 1)
+            p99 = sum(run["p99"] for run in done) / len(done)
+            figures[name][f"ingest_p99_ms_{clients}"] = round(p99, 2)
+            figures[name][f"ingest_non_2xx_{clients}"] = sum(run["errors"] for run in done)
     return figures
 
 
@@ -112,9 +132,11 @@ def run() -> Report:
         _, base = stack.api()
         stack.worker(2)
         with Peer(Path(tmp)) as peer:
+            ingest = _ingest_rounds(
+                python, {"peer": (peer.url, PEER_KEY), "folio": (base, API_KEY)}
+            )
+            peer_figures, folio_figures = ingest["peer"], ingest["folio"]
             # Alternate the order, so neither side always meets the warmer machine.
-            peer_figures = _ingest(python, peer.url, PEER_KEY)
-            folio_figures = _ingest(python, base, API_KEY)
             folio_figures |= _latency(python, base, API_KEY)
             peer_figures |= _latency(python, peer.url, PEER_KEY)
     figures: dict[str, Any] = {}
