@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 from folio_common import fleet, jobs
-from folio_common.blobs import part_key, source_key
+from folio_common.blobs import CHUNK_SIZE, part_key, source_key
 from folio_common.broker import JOBS_QUEUE, PARTS_QUEUE, WEBHOOKS_QUEUE, create_broker
 from folio_common.database import Database
 from folio_common.errors import ErrorCode, JobError
@@ -22,6 +22,7 @@ from folio_common.lifecycle.effects import EnqueueJob, Step
 from folio_common.lifecycle.runner import Lifecycle
 from folio_common.lifecycle.states import RULES, allowed, exhausted
 from folio_common.notify import CompletionHub
+from folio_common.options import JobOptions
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from sqlalchemy import Connection, text
@@ -140,6 +141,59 @@ def test_a_job_gets_max_attempts_claims_and_the_next_fails_it(
     assert step.value is None and len(step.effects) == 1
     failed = get(db, job.id)
     assert (failed.status, failed.error_code) == (JobStatus.FAILED, "worker_lost")
+
+
+def _small_job(db: Database, size_bytes: int, source: bytes) -> jobs.Job:
+    def submitted(conn: Connection) -> jobs.Job | None:
+        return transitions.submit(
+            conn,
+            job_id=str(uuid.uuid4()),
+            owner="tester",
+            engine="pdfium",
+            options=JobOptions(),
+            filename="a.pdf",
+            size_bytes=size_bytes,
+            sha256="0" * 64,
+            source=[source],
+        ).value
+
+    job = db.transaction(submitted)
+    assert job is not None
+    return job
+
+
+def test_a_small_job_is_claimed_with_its_source_in_one_statement(
+    db: Database, two_attempts: Settings
+) -> None:
+    job = _small_job(db, 9, b"%PDF-1.7\n")
+    claimed = db.statement(transitions.claim_small, two_attempts, job.id).value
+    assert claimed is not None
+    assert (claimed[0].status, claimed[0].attempts, claimed[1]) == (
+        JobStatus.PROCESSING,
+        1,
+        b"%PDF-1.7\n",
+    )
+    # Running now: a duplicate message claims nothing, here or on the general path.
+    assert db.statement(transitions.claim_small, two_attempts, job.id).value is None
+    assert claim(db, two_attempts, job.id) is None
+    assert get(db, job.id).attempts == 1
+
+
+def test_the_one_statement_claim_leaves_other_jobs_to_the_general_claim(
+    db: Database, two_attempts: Settings
+) -> None:
+    large = _small_job(db, CHUNK_SIZE + 1, b"%PDF-")  # its size says: more than one chunk
+    assert db.statement(transitions.claim_small, two_attempts, large.id).value is None
+    assert get(db, large.id).attempts == 0
+    # The last attempt used: the general claim must see it, to fail the job.
+    last = _small_job(db, 5, b"%PDF-")
+    for _ in (1, 2):
+        assert db.statement(transitions.claim_small, two_attempts, last.id).value is not None
+        age_heartbeat(db, last.id, two_attempts.stuck_after_s + 60)
+    assert db.statement(transitions.claim_small, two_attempts, last.id).value is None
+    assert get(db, last.id).attempts == 2
+    assert claim(db, two_attempts, last.id) is None
+    assert get(db, last.id).error_code == "worker_lost"
 
 
 def test_a_part_gets_max_attempts_claims_and_the_next_fails_its_job(

@@ -59,7 +59,11 @@ class Job:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Job:
-        values = row._asdict()
+        return cls.from_values(row._asdict())
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> Job:
+        """From the columns :data:`JOB_COLUMNS` names, by name."""
         values["id"] = str(values["id"])
         values["status"] = JobStatus(values["status"])
         values["options"] = JobOptions.from_json(values["options"])

@@ -1,10 +1,10 @@
 """``Prefer: wait=N``: answer when the job ends, or after N seconds, whichever is first.
 
 A waiting request holds no database connection: it subscribes to the job's completion
-channel *first*, then reads the job in a short transaction, then blocks on Redis; every
-wake-up (an event, or a one-second slice when Redis is unreachable) re-reads the job in
-another short transaction. Holding a pooled connection for the wait would let a handful
-of long-polls starve every other request.
+channel *first*, then reads the job (one SELECT on an autocommit connection: one round
+trip, not BEGIN, SELECT and COMMIT), then blocks on Redis; every wake-up (an event, or a
+one-second slice when Redis is unreachable) reads it again the same way. Holding a pooled
+connection for the wait would let a handful of long-polls starve every other request.
 
 A wait still holds a request thread, so waits are capped per process, in total
 (``MAX_WAITS``) and per key (``MAX_WAITS_PER_KEY``): beyond either, the request is answered
@@ -108,7 +108,7 @@ class JobWaiter:
         """
         with self._slots.slot(owner) as granted:
             if not granted:
-                return self._db.transaction(jobs.get_job, job_id, owner)
+                return self._db.statement(jobs.get_job, job_id, owner)
             apply_wait_preference(resp, timeout_s)
             return self._wait(job_id, owner, timeout_s)
 
@@ -116,7 +116,7 @@ class JobWaiter:
         deadline = time.monotonic() + timeout_s
         with self._hub.listen(job_id) as listener:
             while True:
-                job = self._db.transaction(jobs.get_job, job_id, owner)
+                job = self._db.statement(jobs.get_job, job_id, owner)
                 remaining = deadline - time.monotonic()
                 if job is None or job.is_terminal or remaining <= 0:
                     return job

@@ -40,7 +40,7 @@ def process_job(rt: Runtime, job_id: str) -> None:
     """A job's first message: claim it, plan it, run a small one, fan out a large one."""
     with tempfile.TemporaryDirectory(prefix="folio-") as tmp:
         source = Path(tmp) / "source.pdf"
-        job = rt.lifecycle.run(claimed_with_source, rt, job_id, source)
+        job = claim(rt, job_id, source)
         if job is None:
             log.info("job finished, running elsewhere or out of attempts; message ignored")
             return
@@ -53,12 +53,25 @@ def process_job(rt: Runtime, job_id: str) -> None:
             log.info("job cancelled while running")
 
 
+def claim(rt: Runtime, job_id: str, source: Path) -> jobs.Job | None:
+    """The job claimed, or None when there is nothing to run; a small unplanned job's
+    source is written to ``source`` on the way. The common case is one statement
+    (:func:`~folio_common.lifecycle.transitions.claim_small`); any other job — planned,
+    large, claimed again, out of attempts — takes the claim's transaction."""
+    small = rt.lifecycle.run_statement(transitions.claim_small, rt.settings, job_id)
+    if small is None:
+        return rt.lifecycle.run(claimed_with_source, rt, job_id, source)
+    job, data = small
+    source.write_bytes(data)
+    return job
+
+
 def claimed_with_source(
     conn: Connection, rt: Runtime, job_id: str, source: Path
 ) -> Step[jobs.Job | None]:
-    """The claim; a small unplanned job's source comes in the same transaction (one
-    BEGIN/COMMIT less). A larger one is downloaded after the commit, so the job's row is
-    not held locked while many chunks stream."""
+    """The claim in a transaction; a small unplanned job's source comes in it too. A
+    larger one is downloaded after the commit, so the job's row is not held locked while
+    many chunks stream."""
     step = transitions.claim(conn, rt.blobs, rt.settings, job_id)
     job = step.value
     if job is not None and job.parts_total is None and job.size_bytes <= blobs.CHUNK_SIZE:
@@ -124,7 +137,7 @@ def process_part(rt: Runtime, job_id: str, part_no: int) -> None:
     if part is None:
         log.info("part done, running elsewhere, or job not processing; ignored", part_no=part_no)
         return
-    job = rt.db.transaction(jobs.get_job, job_id)
+    job = rt.db.statement(jobs.get_job, job_id)  # one SELECT: one round trip
     if job is None or part.blob_key is None:
         return
     key = part.blob_key

@@ -19,7 +19,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from folio_common.blobs import BlobStore, append_chunks, job_prefix, rechunk, source_key
+from folio_common.blobs import (
+    CHUNK_SIZE,
+    BlobStore,
+    append_chunks,
+    job_prefix,
+    rechunk,
+    source_key,
+)
 from folio_common.errors import ErrorCode, JobError
 from folio_common.jobs import JOB_COLUMNS, Job, Part, one_job
 from folio_common.options import JobOptions
@@ -144,6 +151,27 @@ def forget_enqueued(conn: Connection, job_id: str) -> None:
 # The worker ------------------------------------------------------------------------------
 
 
+#: What a claim sets, and which jobs it may claim: a queued one, or a processing one whose
+#: heartbeat is older than ``STUCK_AFTER_S`` (its worker died).
+_CLAIM = """UPDATE jobs SET status = :target, attempts = attempts + 1,
+               started_at = coalesce(started_at, now()), heartbeat_at = now(),
+               updated_at = now()
+        WHERE id = :id
+          AND (status = :queued
+               OR (status = :processing
+                   AND heartbeat_at < now() - make_interval(secs => :stale_s)))"""
+
+
+def _claim_params(settings: Settings, job_id: str) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "target": target(Transition.CLAIM),
+        "queued": JobStatus.QUEUED.value,
+        "processing": JobStatus.PROCESSING.value,
+        "stale_s": settings.stuck_after_s,
+    }
+
+
 def claim(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -> Step[Job | None]:
     """queued → processing, one more attempt; a ``processing`` job only once its heartbeat
     is older than ``STUCK_AFTER_S`` (its worker died), so a duplicate message for a running
@@ -152,24 +180,7 @@ def claim(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -
     The attempt past ``MAX_ATTEMPTS`` fails the job (``worker_lost``) instead. Value: the
     claimed job, or None when there is nothing to run.
     """
-    job = one_job(
-        conn,
-        f"""
-        UPDATE jobs SET status = :target, attempts = attempts + 1,
-               started_at = coalesce(started_at, now()), heartbeat_at = now(),
-               updated_at = now()
-        WHERE id = :id
-          AND (status = :queued
-               OR (status = :processing
-                   AND heartbeat_at < now() - make_interval(secs => :stale_s)))
-        RETURNING {JOB_COLUMNS}
-        """,
-        id=job_id,
-        target=target(Transition.CLAIM),
-        queued=JobStatus.QUEUED.value,
-        processing=JobStatus.PROCESSING.value,
-        stale_s=settings.stuck_after_s,
-    )
+    job = one_job(conn, f"{_CLAIM} RETURNING {JOB_COLUMNS}", **_claim_params(settings, job_id))
     if job is None:
         return Step(None)
     if exhausted(job.attempts, settings.max_attempts):
@@ -177,6 +188,35 @@ def claim(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -
         error = JobError(ErrorCode.WORKER_LOST, f"gave up after {job.attempts - 1} attempts{last}")
         return Step(None, fail(conn, blobs, settings, job_id, error).effects)
     return Step(job)
+
+
+def claim_small(
+    conn: Connection, settings: Settings, job_id: str
+) -> Step[tuple[Job, bytes] | None]:
+    """:func:`claim` of the common case in ONE statement (:meth:`Lifecycle.run_statement`),
+    with the job's source: an unplanned job whose source is one blob chunk, with an
+    attempt left. A small job is then claimed and read in one round trip, not four
+    (BEGIN, the claim, the source, COMMIT). None, and nothing written, for any other job:
+    the caller takes :func:`claim`, which also fails a job out of attempts."""
+    row = conn.execute(
+        query(
+            f"""{_CLAIM}
+          AND parts_total IS NULL AND size_bytes <= :chunk AND attempts < :max_attempts
+        RETURNING {JOB_COLUMNS},
+                  (SELECT data FROM blobs WHERE key = :key AND seq = 0) AS source_data"""
+        ),
+        {
+            **_claim_params(settings, job_id),
+            "chunk": CHUNK_SIZE,
+            "max_attempts": settings.max_attempts,
+            "key": source_key(job_id),
+        },
+    ).first()
+    if row is None:
+        return Step(None)
+    values = row._asdict()
+    data = values.pop("source_data")
+    return Step((Job.from_values(values), bytes(data) if data is not None else b""))
 
 
 def plan(
