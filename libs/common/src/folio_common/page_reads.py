@@ -7,7 +7,7 @@ the job (:func:`summary`). One module, so both sides name the methods alike.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -42,9 +42,33 @@ class PageRead:
 TEXT_LAYER = PageRead()
 
 
+#: (page_no, text, chars) of each recorded page, in page order.
+Pages = list[tuple[int, str, int]]
+
+
+def pages_json(one_page: bool = False) -> str:
+    """A SQL expression, for a statement over ``jobs``: the job's recorded pages as one
+    JSON array of ``[page_no, text, chars, method, ocr_confidence, unread_reason]`` in page
+    order (with ``one_page``, only the page ``:page_no``), so that a job and its pages are
+    read in one statement."""
+    only = " AND page_no = :page_no" if one_page else ""
+    return f"""(SELECT coalesce(json_agg(json_build_array(page_no, text, chars, method,
+                                                    ocr_confidence, unread_reason)
+                                   ORDER BY page_no), '[]')
+      FROM job_pages WHERE job_id = jobs.id{only})"""
+
+
+def split_pages(rows: Sequence[Sequence[Any]]) -> tuple[Pages, dict[int, PageRead]]:
+    """Rows of (page_no, text, chars, method, ocr_confidence, unread_reason): the pages,
+    and how each was read."""
+    pages = [(row[0], row[1], row[2]) for row in rows]
+    reads = {row[0]: PageRead(ReadMethod(row[3]), row[4], row[5]) for row in rows}
+    return pages, reads
+
+
 def get_pages_and_reads(
     conn: Connection, job_id: str, page_no: int | None = None
-) -> tuple[list[tuple[int, str, int]], dict[int, PageRead]]:
+) -> tuple[Pages, dict[int, PageRead]]:
     """A job's recorded pages in order — (page_no, text, chars) — and how each was read,
     in one scan of ``job_pages`` (one page with ``page_no``)."""
     sql = """SELECT page_no, text, chars, method, ocr_confidence, unread_reason
@@ -52,11 +76,7 @@ def get_pages_and_reads(
     if page_no is not None:
         sql += " AND page_no = :page_no"
     rows = conn.execute(text(sql + " ORDER BY page_no"), {"id": job_id, "page_no": page_no}).all()
-    pages = [(r.page_no, r.text, r.chars) for r in rows]
-    reads = {
-        r.page_no: PageRead(ReadMethod(r.method), r.ocr_confidence, r.unread_reason) for r in rows
-    }
-    return pages, reads
+    return split_pages(rows)
 
 
 def get_page_reads(

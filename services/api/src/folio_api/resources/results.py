@@ -14,7 +14,8 @@ from folio_common import jobs
 from folio_common.database import Database
 from folio_common.documents import page_document
 from folio_common.lifecycle import JobStatus
-from folio_common.page_reads import TEXT_LAYER, PageRead, get_pages_and_reads, summary
+from folio_common.page_reads import TEXT_LAYER, PageRead, Pages, pages_json, split_pages, summary
+from folio_common.queries import query
 from sqlalchemy import Connection
 
 from folio_api.errors import GONE, NOT_FINISHED, Problem, not_found
@@ -60,9 +61,22 @@ def require_result(job: jobs.Job | None) -> jobs.Job:
 
 def _read_result(
     conn: Connection, job_id: str, owner: str, page_no: int | None = None
-) -> tuple[jobs.Job, list[tuple[int, str, int]], dict[int, PageRead]]:
-    job = require_result(jobs.get_job(conn, job_id, owner))
-    pages, reads = get_pages_and_reads(conn, job_id, page_no)
+) -> tuple[jobs.Job, Pages, dict[int, PageRead]]:
+    """The job and its pages (one with ``page_no``) in ONE statement: one snapshot, so a
+    purge cannot fall between them, and one round trip on an autocommit connection."""
+    row = conn.execute(
+        query(
+            f"""SELECT {jobs.JOB_COLUMNS}, {pages_json(page_no is not None)} AS pages
+                FROM jobs WHERE id = :id AND owner = :owner"""
+        ),
+        {"id": job_id, "owner": owner, "page_no": page_no},
+    ).first()
+    if row is None:
+        raise not_found()
+    values = row._asdict()
+    listed = values.pop("pages")
+    job = require_result(jobs.Job.from_values(values))
+    pages, reads = split_pages(listed)
     return job, pages, reads
 
 
@@ -73,7 +87,7 @@ class ResultResource:
         self._db = db
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
-        job, pages, reads = self._db.transaction(_read_result, str(job_id), req.context.owner)
+        job, pages, reads = self._db.statement(_read_result, str(job_id), req.context.owner)
         if req.client_prefers(["application/json", "text/plain"]) == "text/plain":
             resp.content_type = TEXT_PLAIN
             resp.text = plain_text([text for _, text, _ in pages])
@@ -95,7 +109,7 @@ class PageResource:
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID, number: int
     ) -> None:
-        _, pages, reads = self._db.transaction(_read_result, str(job_id), req.context.owner, number)
+        _, pages, reads = self._db.statement(_read_result, str(job_id), req.context.owner, number)
         if not pages:
             raise not_found(f"the result has no page {number}")
         resp.media = page_document(*pages[0], reads.get(number, TEXT_LAYER))
