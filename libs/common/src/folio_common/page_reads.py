@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+
+from .queries import query
 
 
 class ReadMethod(StrEnum):
@@ -66,24 +68,15 @@ def split_pages(rows: Sequence[Sequence[Any]]) -> tuple[Pages, dict[int, PageRea
     return pages, reads
 
 
-def get_pages_and_reads(
-    conn: Connection, job_id: str, page_no: int | None = None
-) -> tuple[Pages, dict[int, PageRead]]:
-    """A job's recorded pages in order — (page_no, text, chars) — and how each was read,
-    in one scan of ``job_pages`` (one page with ``page_no``)."""
-    sql = """SELECT page_no, text, chars, method, ocr_confidence, unread_reason
-             FROM job_pages WHERE job_id = :id"""
-    if page_no is not None:
-        sql += " AND page_no = :page_no"
-    rows = conn.execute(text(sql + " ORDER BY page_no"), {"id": job_id, "page_no": page_no}).all()
-    return split_pages(rows)
-
-
 def get_page_reads(
     conn: Connection, job_id: str, page_no: int | None = None
 ) -> dict[int, PageRead]:
     """Page number → how it was read, for a job's recorded pages (one with ``page_no``)."""
-    return get_pages_and_reads(conn, job_id, page_no)[1]
+    listed = conn.execute(
+        query(f"SELECT {pages_json(page_no is not None)} FROM jobs WHERE id = :id"),
+        {"id": job_id, "page_no": page_no},
+    ).scalar()
+    return split_pages(listed or [])[1]
 
 
 def page_fields(read: PageRead) -> dict[str, Any]:
