@@ -123,7 +123,7 @@ def when_ready(server: Any) -> None:
     elif _settings.db_pool_size < _settings.web_threads:
         # QueuePool closes an overflow connection when it is returned: under load every
         # request beyond DB_POOL_SIZE connects anew (measured: 200 connections per 3,000
-        # uploads, 12 % more CPU per upload than DB_POOL_SIZE = WEB_THREADS).
+        # uploads, about 15 % more CPU per upload than DB_POOL_SIZE = WEB_THREADS).
         log.warning(
             "DB_POOL_SIZE is below WEB_THREADS: under load, connections beyond the pool are "
             "opened and closed per request; set DB_POOL_SIZE to WEB_THREADS",
