@@ -54,29 +54,20 @@ def process_job(rt: Runtime, job_id: str) -> None:
 
 
 def claim(rt: Runtime, job_id: str, source: Path) -> jobs.Job | None:
-    """The job claimed, or None when there is nothing to run; a small unplanned job's
-    source is written to ``source`` on the way. The common case is one statement
+    """The job claimed, or None when there is nothing to run. The common case is one
+    statement that also brings the source, written to ``source``
     (:func:`~folio_common.lifecycle.transitions.claim_small`); any other job — planned,
-    large, claimed again, out of attempts — takes the claim's transaction."""
+    large, claimed again, out of attempts — takes the claim's transaction, and its source
+    is downloaded when it is needed (:func:`_run_claimed`), not while the row is locked."""
     small = rt.lifecycle.run_statement(transitions.claim_small, rt.settings, job_id)
     if small is None:
-        return rt.lifecycle.run(claimed_with_source, rt, job_id, source)
+        claimed: jobs.Job | None = rt.lifecycle.run(
+            transitions.claim, rt.blobs, rt.settings, job_id
+        )
+        return claimed
     job, data = small
     source.write_bytes(data)
     return job
-
-
-def claimed_with_source(
-    conn: Connection, rt: Runtime, job_id: str, source: Path
-) -> Step[jobs.Job | None]:
-    """The claim in a transaction; a small unplanned job's source comes in it too. A
-    larger one is downloaded after the commit, so the job's row is not held locked while
-    many chunks stream."""
-    step = transitions.claim(conn, rt.blobs, rt.settings, job_id)
-    job = step.value
-    if job is not None and job.parts_total is None and job.size_bytes <= blobs.CHUNK_SIZE:
-        write_blob(conn, rt, blobs.source_key(job_id), source)
-    return step
 
 
 def _run_claimed(rt: Runtime, job: jobs.Job, source: Path, tmp: str) -> None:
