@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from .logs import redact_text
+from .queries import query
 
 #: Default deadline for all probes together, under Railway's health-check timeout.
 DEFAULT_DEADLINE_S = 3.0
@@ -40,7 +41,7 @@ class ProbeResult:
 def postgres_probe(engine: Engine) -> Callable[[], None]:
     def probe() -> None:
         with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            conn.execute(query("SELECT 1"))
 
     return probe
 

@@ -2,7 +2,9 @@
 
 ``text(sql)`` parses the string for its bind parameters every time it is called; on the
 hot paths (an upload, a job's transitions) that was a measurable share of the CPU. The
-strings are constants (or one of a few variants), so a small cache holds them all.
+strings are constants (or one of a few variants), so a small cache holds them all. Every
+query the services send goes through :func:`query`; only the migration tool's one-shot
+statements, some with table names in them, use ``text`` directly.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from .lifecycle import LIVE
+from .queries import query
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Usage:
 def usage(conn: Connection, owner: str) -> Usage:
     """``owner``'s :class:`Usage`, in one scan of its rows (index ``jobs_owner_created_idx``)."""
     row = conn.execute(
-        text(
+        query(
             """SELECT count(*) FILTER (WHERE status = ANY(:live)) AS in_flight,
                       coalesce(sum(size_bytes) FILTER (WHERE purged_at IS NULL), 0) AS stored
                FROM jobs WHERE owner = :owner"""

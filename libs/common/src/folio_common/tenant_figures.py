@@ -3,17 +3,18 @@ counted over the jobs of one owner only (``/stats`` and ``/metrics`` for a tenan
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from .fleet import JobFigures
 from .lifecycle import JobStatus
+from .queries import query
 
 
 def owner_job_figures(conn: Connection, owner: str, stuck_after_s: float) -> JobFigures:
     """``owner``'s jobs per status, failures per code, stuck jobs and oldest queued age,
     in one scan of its rows (index ``jobs_owner_status_created_idx``)."""
     rows = conn.execute(
-        text(
+        query(
             """SELECT status,
                       CASE WHEN status = :failed THEN coalesce(error_code, 'internal') END
                           AS code,

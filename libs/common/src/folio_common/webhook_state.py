@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+
+from .queries import query
 
 #: Not tried yet (the job is not finished, or its delivery is queued).
 PENDING = "pending"
@@ -21,7 +23,7 @@ REFUSED = "refused"
 def webhook_document(conn: Connection, job_id: str, max_attempts: int) -> dict[str, Any]:
     """``{"state", "attempts", "last_status_code", "last_error", "last_attempt_at"}``."""
     row = conn.execute(
-        text(
+        query(
             """SELECT attempt, status_code, error, delivered, created_at,
                       count(*) OVER () AS tries
                FROM webhook_deliveries WHERE job_id = :id ORDER BY id DESC LIMIT 1"""
