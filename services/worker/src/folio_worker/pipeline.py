@@ -252,16 +252,15 @@ def store_plan(conn: Connection, job: jobs.Job, plan: Plan) -> Step[bool]:
     )
 
 
-def write_blob(conn: Connection, rt: Runtime, key: str, path: Path) -> None:
-    """Write a blob to a file (rewritten whole when its unit of work is retried)."""
-    with open(path, "wb") as fh:
-        for chunk in rt.blobs.read(conn, key):
-            fh.write(chunk)
-
-
 def download(rt: Runtime, key: str, path: Path) -> None:
-    """Stream a blob to a file in a transaction of its own, retried whole when transient."""
-    rt.db.transaction(write_blob, rt, key, path)
+    """Stream a blob to a file; retried whole (the file is rewritten) on a dropped connection."""
+
+    def write(conn: Connection) -> None:
+        with open(path, "wb") as fh:
+            for chunk in rt.blobs.read(conn, key):
+                fh.write(chunk)
+
+    rt.db.transaction(write)
 
 
 def download_source(rt: Runtime, key: str, path: Path) -> None:
