@@ -59,11 +59,18 @@ class Job:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Job:
-        return cls.from_values(row._asdict())
+        return cls._from_values(row._asdict())
 
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> Job:
-        """From the columns :data:`JOB_COLUMNS` names, by name."""
+    def from_row_and(cls, row: Row[Any], column: str) -> tuple[Job, Any]:
+        """The job of a row that has one more ``column`` beside :data:`JOB_COLUMNS` (a
+        statement that reads the job with something else), and that column's value."""
+        values = row._asdict()
+        value = values.pop(column)
+        return cls._from_values(values), value
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Job:
         values["id"] = str(values["id"])
         values["status"] = JobStatus(values["status"])
         values["options"] = JobOptions.from_json(values["options"])

@@ -214,9 +214,8 @@ def claim_small(
     ).first()
     if row is None:
         return Step(None)
-    values = row._asdict()
-    data = values.pop("source_data")
-    return Step((Job.from_values(values), bytes(data) if data is not None else b""))
+    job, data = Job.from_row_and(row, "source_data")
+    return Step((job, bytes(data) if data is not None else b""))
 
 
 def plan(

@@ -73,9 +73,8 @@ def _read_result(
     ).first()
     if row is None:
         raise not_found()
-    values = row._asdict()
-    listed = values.pop("pages")
-    job = require_result(jobs.Job.from_values(values))
+    job, listed = jobs.Job.from_row_and(row, "pages")
+    require_result(job)
     pages, reads = split_pages(listed)
     return job, pages, reads
 
