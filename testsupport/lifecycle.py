@@ -19,8 +19,15 @@ BLOBS = PostgresBlobStore()
 
 
 def submit_in(
-    conn: Connection, owner: str = "tester", callback_url: str | None = None, **options: Any
+    conn: Connection,
+    owner: str = "tester",
+    callback_url: str | None = None,
+    *,
+    size_bytes: int = 123,
+    source: bytes = b"",
+    **options: Any,
 ) -> jobs.Job:
+    """A queued job; ``source``, when given, is stored as its source blob."""
     job = transitions.submit(
         conn,
         job_id=str(uuid.uuid4()),
@@ -28,10 +35,11 @@ def submit_in(
         engine="pdfminer",
         options=JobOptions(**options),
         filename="a.pdf",
-        size_bytes=123,
+        size_bytes=size_bytes,
         sha256="0" * 64,
         callback_url=callback_url,
         request_id="req-test",
+        source=[source] if source else (),
     ).value
     assert job is not None
     # Its effects are not run: as if its message had not been sent (Redis down).
@@ -42,7 +50,8 @@ def submit_in(
 def new_job(
     db: Database, owner: str = "tester", callback_url: str | None = None, **options: Any
 ) -> jobs.Job:
-    """A queued job (its effects not run: nothing is sent)."""
+    """A queued job (its effects not run: nothing is sent); ``options`` may also hold
+    :func:`submit_in`'s ``size_bytes`` and ``source``."""
     job: jobs.Job = db.transaction(submit_in, owner, callback_url, **options)
     return job
 

@@ -22,7 +22,6 @@ from folio_common.lifecycle.effects import EnqueueJob, Step
 from folio_common.lifecycle.runner import Lifecycle
 from folio_common.lifecycle.states import RULES, allowed, exhausted
 from folio_common.notify import CompletionHub
-from folio_common.options import JobOptions
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from sqlalchemy import Connection, text
@@ -143,29 +142,10 @@ def test_a_job_gets_max_attempts_claims_and_the_next_fails_it(
     assert (failed.status, failed.error_code) == (JobStatus.FAILED, "worker_lost")
 
 
-def _small_job(db: Database, size_bytes: int, source: bytes) -> jobs.Job:
-    def submitted(conn: Connection) -> jobs.Job | None:
-        return transitions.submit(
-            conn,
-            job_id=str(uuid.uuid4()),
-            owner="tester",
-            engine="pdfium",
-            options=JobOptions(),
-            filename="a.pdf",
-            size_bytes=size_bytes,
-            sha256="0" * 64,
-            source=[source],
-        ).value
-
-    job = db.transaction(submitted)
-    assert job is not None
-    return job
-
-
 def test_a_small_job_is_claimed_with_its_source_in_one_statement(
     db: Database, two_attempts: Settings
 ) -> None:
-    job = _small_job(db, 9, b"%PDF-1.7\n")
+    job = new_job(db, size_bytes=9, source=b"%PDF-1.7\n")
     claimed = db.statement(transitions.claim_small, two_attempts, job.id).value
     assert claimed is not None
     assert (claimed[0].status, claimed[0].attempts, claimed[1]) == (
@@ -182,11 +162,13 @@ def test_a_small_job_is_claimed_with_its_source_in_one_statement(
 def test_the_one_statement_claim_leaves_other_jobs_to_the_general_claim(
     db: Database, two_attempts: Settings
 ) -> None:
-    large = _small_job(db, CHUNK_SIZE + 1, b"%PDF-")  # its size says: more than one chunk
+    large = new_job(
+        db, size_bytes=CHUNK_SIZE + 1, source=b"%PDF-"
+    )  # its size says: more than one chunk
     assert db.statement(transitions.claim_small, two_attempts, large.id).value is None
     assert get(db, large.id).attempts == 0
     # The last attempt used: the general claim must see it, to fail the job.
-    last = _small_job(db, 5, b"%PDF-")
+    last = new_job(db, size_bytes=5, source=b"%PDF-")
     for _ in (1, 2):
         assert db.statement(transitions.claim_small, two_attempts, last.id).value is not None
         age_heartbeat(db, last.id, two_attempts.stuck_after_s + 60)
