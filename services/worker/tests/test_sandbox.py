@@ -8,7 +8,10 @@ extraction cannot finish at all.
 
 from __future__ import annotations
 
+import importlib.metadata
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from folio_common.errors import ErrorCode, JobError
 from testsupport.pdfs import make_endless_pdf, make_pdf, page_text
 from testsupport.sandbox_tasks import BlockTask, ContextTask, FailTask, PidTask, SignalTask
 
-from folio_worker.sandbox import Cancelled, Sandbox, SandboxPool, SandboxStopped
+from folio_worker.sandbox import PRELOAD, Cancelled, Sandbox, SandboxPool, SandboxStopped
 from folio_worker.tasks import ExtractTask
 
 pytestmark = pytest.mark.slow
@@ -111,3 +114,20 @@ def test_a_closed_pool_refuses_new_tasks() -> None:
     pool.close()
     with pytest.raises(SandboxStopped):
         box.run(PidTask())
+
+
+def test_rerunning_the_worker_script_in_a_new_sandbox_imports_nothing_new() -> None:
+    """Without the fix for CPython gh-126631 (3.11, 3.12) each new sandbox re-runs the
+    worker's console script; it must find every module the script imports already loaded
+    by the forkserver, or each new sandbox pays for the imports (0.3 s) before its task."""
+    script = importlib.metadata.entry_points(group="console_scripts")["folio-worker"]
+    probe = (
+        "import sys\n"
+        f"for name in {[m for m in PRELOAD if m != '__main__']!r}:\n"
+        "    __import__(name)\n"
+        "before = set(sys.modules)\n"
+        f"import {script.module}\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
