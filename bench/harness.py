@@ -180,6 +180,7 @@ def submit(
     *,
     engine: str,
     wait_s: int | None = None,
+    ocr: str | None = None,
     timeout: float = 60,
 ) -> dict[str, Any]:
     """``POST /api/v1/jobs`` with a raw PDF body; the job document."""
@@ -188,7 +189,7 @@ def submit(
         headers["Prefer"] = f"wait={wait_s}"
     resp = session.post(
         f"{base}/api/v1/jobs",
-        params={"engine": engine},
+        params={"engine": engine} | ({"ocr": ocr} if ocr else {}),
         data=body,
         headers=headers,
         timeout=timeout,
@@ -199,7 +200,14 @@ def submit(
     return document
 
 
-def submit_all(base: str, bodies: Sequence[bytes], *, engine: str, clients: int = 4) -> list[str]:
+def submit_all(
+    base: str,
+    bodies: Sequence[bytes],
+    *,
+    engine: str,
+    ocr: str | None = None,
+    clients: int = 4,
+) -> list[str]:
     """Upload ``bodies`` over HTTP from ``clients`` threads; job ids in the same order."""
     ids: list[str] = [""] * len(bodies)
     lock = threading.Lock()
@@ -212,7 +220,7 @@ def submit_all(base: str, bodies: Sequence[bytes], *, engine: str, clients: int 
                     if not queue:
                         return
                     index, body = queue.pop(0)
-                ids[index] = submit(session, base, body, engine=engine)["id"]
+                ids[index] = submit(session, base, body, engine=engine, ocr=ocr)["id"]
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
