@@ -50,7 +50,8 @@ def run() -> Report:
         with Stack("pipeline") as stack:
             _, base = stack.api()
             stack.worker(processes)
-            submit_all(base, [read(d.path) for d in docs[:4]], engine="pdfium", ocr="off")  # warm-up
+            warm_up = [read(d.path) for d in docs[:4]]
+            submit_all(base, warm_up, engine="pdfium", ocr="off")
             for engine in ENGINES:
                 bodies = [read(d.path) for d in docs] * REPEAT[engine]
                 started = time.time()
