@@ -419,6 +419,63 @@ def test_recording_parts_counts_each_once_and_the_last_succeeds_the_job(
     assert [p for p, _, _ in db.transaction(jobs.get_pages, job.id)] == [1, 2, 3]
 
 
+def _finish_small(db: Database, settings: Settings, job_id: str) -> jobs.Job | None:
+    pages = [(1, "page one"), (2, "")]
+    done: jobs.Job | None = db.transaction(
+        transitions.finish_small,
+        BLOBS,
+        settings,
+        job_id,
+        page_count=2,
+        metadata={"title": "small"},
+        pages=pages,
+    ).value
+    return done
+
+
+def test_a_one_part_job_is_planned_recorded_and_succeeded_at_once(
+    db: Database, settings: Settings
+) -> None:
+    job = claim(db, settings, new_job(db, password="pdf-secret").id)
+    assert job is not None
+    db.transaction(lambda conn: BLOBS.put(conn, source_key(job.id), [b"%PDF-1.7"]))
+    finished = _finish_small(db, settings, job.id)
+    assert finished is not None and finished == get(db, job.id)
+    assert (finished.status, finished.page_count, finished.metadata) == (
+        JobStatus.SUCCEEDED,
+        2,
+        {"title": "small"},
+    )
+    assert (finished.parts_done, finished.parts_total, finished.pages_done) == (1, 1, 2)
+    assert (finished.pages_total, finished.options.password) == (2, None)
+    assert finished.finished_at is not None and finished.expires_at is not None
+    assert db.transaction(jobs.get_pages, job.id) == [(1, "page one", 8), (2, "", 0)]
+    assert _part_rows_and_blobs(db, job.id) == (0, [])
+    assert _finish_small(db, settings, job.id) is None  # a duplicate after the end
+
+
+@pytest.mark.parametrize("status", [JobStatus.CANCELLED, JobStatus.QUEUED, JobStatus.FAILED])
+def test_finishing_a_one_part_job_not_processing_writes_nothing(
+    db: Database, settings: Settings, status: JobStatus
+) -> None:
+    job = job_in(db, settings, status)
+    before = get(db, job.id)
+    assert _finish_small(db, settings, job.id) is None
+    assert get(db, job.id) == before
+    assert db.transaction(jobs.get_pages, job.id) == []
+
+
+def test_a_job_planned_in_parts_is_not_finished_as_a_one_part_job(
+    db: Database, settings: Settings
+) -> None:
+    job = claim(db, settings, new_job(db).id)
+    assert job is not None
+    plan(db, job, [[1], [2]])  # a claim that got further planned it: its parts decide
+    assert _finish_small(db, settings, job.id) is None
+    assert (get(db, job.id).status, get(db, job.id).parts_done) == (JobStatus.PROCESSING, 0)
+    assert db.transaction(jobs.get_pages, job.id) == []
+
+
 def test_a_reset_job_starts_over(db: Database, settings: Settings) -> None:
     job = job_in(db, settings, JobStatus.FAILED)
     reset = db.transaction(transitions.reset, job.id)

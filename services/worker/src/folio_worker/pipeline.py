@@ -226,16 +226,19 @@ def planned_and_recorded(
     plan: Plan | None = None,
     reads: Mapping[int, PageRead] | None = None,
 ) -> Step[jobs.Job | None]:
-    """Pages in, part counted (with ``plan``, a one-part document planned first, in the
-    same transaction); the succeeded job when this part completes the set."""
-    planned: Step[bool] = Step(True)
+    """Pages in, part counted; the succeeded job when this part completes the set. With
+    ``plan``, a one-part document read whole at inspection: planned and finished at once."""
     if plan is not None:
-        planned = store_plan(conn, job, plan)
-        if not planned.value:
-            return Step(None)
-    return planned.then(
-        transitions.record_part(conn, rt.blobs, rt.settings, job.id, part_no, pages, reads)
-    )
+        return transitions.finish_small(
+            conn,
+            rt.blobs,
+            rt.settings,
+            job.id,
+            page_count=plan.page_count,
+            metadata=plan.metadata,
+            pages=pages,
+        )
+    return transitions.record_part(conn, rt.blobs, rt.settings, job.id, part_no, pages, reads)
 
 
 def store_plan(conn: Connection, job: jobs.Job, plan: Plan) -> Step[bool]:

@@ -269,40 +269,49 @@ def plan(
     return Step(True, sends)
 
 
-def _upsert_pages(
-    conn: Connection,
+def _pages_upsert(
     job_id: str,
     pages: Sequence[tuple[int, str]],
     reads: Mapping[int, PageRead] | None,
-) -> None:
-    """Write pages (how each was read: ``reads``, else its text layer), one row per page."""
-    if not pages:
-        return
+    only_if: str = "TRUE",
+) -> tuple[str, dict[str, Any]]:
+    """The statement that writes pages (how each was read: ``reads``, else its text
+    layer), one row per page, and its parameters; ``only_if``: a condition on the rows, for
+    a statement that writes them only when its other part did."""
     reads = reads or {}
     how = [reads.get(n, TEXT_LAYER) for n, _ in pages]
-    conn.execute(
-        query(
-            """INSERT INTO job_pages (job_id, page_no, text, chars, method, ocr_confidence,
+    sql = f"""INSERT INTO job_pages (job_id, page_no, text, chars, method, ocr_confidence,
                                       unread_reason)
                SELECT :job_id, no, body, char_length(body), method, confidence, reason
                FROM unnest(CAST(:nos AS int[]), CAST(:texts AS text[]),
                            CAST(:methods AS text[]), CAST(:confidences AS real[]),
                            CAST(:reasons AS text[]))
                     AS p(no, body, method, confidence, reason)
+               WHERE {only_if}
                ON CONFLICT (job_id, page_no)
                DO UPDATE SET text = EXCLUDED.text, chars = EXCLUDED.chars,
                    method = EXCLUDED.method, ocr_confidence = EXCLUDED.ocr_confidence,
                    unread_reason = EXCLUDED.unread_reason"""
-        ),
-        {
-            "job_id": job_id,
-            "nos": [n for n, _ in pages],
-            "texts": [t for _, t in pages],
-            "methods": [r.method.value for r in how],
-            "confidences": [r.confidence for r in how],
-            "reasons": [r.reason for r in how],
-        },
-    )
+    params = {
+        "job_id": job_id,
+        "nos": [n for n, _ in pages],
+        "texts": [t for _, t in pages],
+        "methods": [r.method.value for r in how],
+        "confidences": [r.confidence for r in how],
+        "reasons": [r.reason for r in how],
+    }
+    return sql, params
+
+
+def _upsert_pages(
+    conn: Connection,
+    job_id: str,
+    pages: Sequence[tuple[int, str]],
+    reads: Mapping[int, PageRead] | None,
+) -> None:
+    if pages:
+        sql, params = _pages_upsert(job_id, pages, reads)
+        conn.execute(query(sql), params)
 
 
 #: A job's progress is the pages recorded so far: counted, so that a page recorded twice
@@ -465,6 +474,54 @@ def release_part(conn: Connection, job_id: str, part_no: int, reason: str) -> St
     return Step(bool(released))
 
 
+def finish_small(
+    conn: Connection,
+    blobs: BlobStore,
+    settings: Settings,
+    job_id: str,
+    *,
+    page_count: int,
+    metadata: dict[str, Any],
+    pages: Sequence[tuple[int, str]],
+) -> Step[Job | None]:
+    """:func:`plan`, :func:`record_part` and :func:`succeed` of a one-part document whose
+    pages were all read from its text layer at inspection: the job and its pages in ONE
+    statement, then its blobs dropped, so three round trips with COMMIT instead of nine.
+    No ``job_parts`` row is written: a one-part job sends no part message. Value: the
+    succeeded job; None, and nothing written, when it is no longer processing or was
+    planned meanwhile (a duplicate claim that got further)."""
+    pages_sql, params = _pages_upsert(job_id, pages, None, "EXISTS (SELECT 1 FROM done)")
+    job = one_job(
+        conn,
+        f"""
+        WITH done AS (
+            UPDATE jobs SET status = :target, page_count = :page_count,
+                   pages_total = :pages_total, pages_done = :pages_total,
+                   parts_total = 1, parts_done = 1, metadata = CAST(:metadata AS jsonb),
+                   error_code = NULL, error_message = NULL, heartbeat_at = now(),
+                   finished_at = now(), updated_at = now(),
+                   expires_at = now() + make_interval(secs => :ttl_s),
+                   options = options - 'password'
+            WHERE id = :id AND status = ANY(:sources) AND parts_total IS NULL
+            RETURNING {JOB_COLUMNS}
+        ), pages AS ({pages_sql})
+        SELECT * FROM done
+        """,
+        **params,
+        id=job_id,
+        target=target(Transition.SUCCEED),
+        sources=sources(Transition.SUCCEED),
+        page_count=page_count,
+        pages_total=len(pages),
+        metadata=json.dumps(metadata),
+        ttl_s=settings.result_ttl_hours * 3600,
+    )
+    if job is None:
+        return Step(None)
+    _drop_blobs(conn, blobs, settings, job_id)
+    return Step(job, (Announce(job),))
+
+
 # Ending a job ----------------------------------------------------------------------------
 
 
@@ -500,9 +557,14 @@ def _end(
     # A statement of its own: its snapshot, taken after the UPDATE waited for the row lock,
     # sees the parts a plan committed meanwhile (one WITH statement would not).
     conn.execute(query("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
+    _drop_blobs(conn, blobs, settings, job_id)
+    return Step(job, (Announce(job),))
+
+
+def _drop_blobs(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -> None:
+    """A finished job's blobs: its parts', and its source unless ``KEEP_SOURCE``."""
     prefix = job_prefix(job_id)
     blobs.delete_prefix(conn, prefix + "parts/" if settings.keep_source else prefix)
-    return Step(job, (Announce(job),))
 
 
 def succeed(
