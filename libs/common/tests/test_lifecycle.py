@@ -421,9 +421,8 @@ def test_recording_parts_counts_each_once_and_the_last_succeeds_the_job(
 
 def _finish_small(db: Database, settings: Settings, job_id: str) -> jobs.Job | None:
     pages = [(1, "page one"), (2, "")]
-    done: jobs.Job | None = db.transaction(
+    done: jobs.Job | None = db.statement(
         transitions.finish_small,
-        BLOBS,
         settings,
         job_id,
         page_count=2,
@@ -452,6 +451,17 @@ def test_a_one_part_job_is_planned_recorded_and_succeeded_at_once(
     assert db.transaction(jobs.get_pages, job.id) == [(1, "page one", 8), (2, "", 0)]
     assert _part_rows_and_blobs(db, job.id) == (0, [])
     assert _finish_small(db, settings, job.id) is None  # a duplicate after the end
+
+
+def test_keep_source_keeps_the_source_blob_when_a_one_part_job_finishes(
+    db: Database, env: dict[str, str]
+) -> None:
+    settings = Settings.from_env({**env, "KEEP_SOURCE": "true"})
+    job = claim(db, settings, new_job(db).id)
+    assert job is not None
+    db.transaction(lambda conn: BLOBS.put(conn, source_key(job.id), [b"%PDF-1.7"]))
+    assert _finish_small(db, settings, job.id) is not None
+    assert _part_rows_and_blobs(db, job.id) == (0, [source_key(job.id)])
 
 
 @pytest.mark.parametrize("status", [JobStatus.CANCELLED, JobStatus.QUEUED, JobStatus.FAILED])

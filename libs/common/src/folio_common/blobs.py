@@ -87,11 +87,16 @@ class PostgresBlobStore:
             seq += 1
 
     def delete_prefix(self, conn: Connection, prefix: str) -> int:
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         result = conn.execute(
-            query("DELETE FROM blobs WHERE key LIKE :pattern"), {"pattern": escaped + "%"}
+            query("DELETE FROM blobs WHERE key LIKE :pattern"), {"pattern": like_prefix(prefix)}
         )
         return result.rowcount
+
+
+def like_prefix(prefix: str) -> str:
+    """The ``LIKE`` pattern of the keys starting with ``prefix`` (its wildcards escaped)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 def source_key(job_id: str) -> str:

@@ -207,38 +207,26 @@ def complete_part(
     plan: Plan | None = None,
     reads: Mapping[int, PageRead] | None = None,
 ) -> None:
-    """Record a part's pages (with ``plan``, a one-part document's plan in the same
-    transaction; ``reads``: how pages not from the text layer were read); when it
-    completes the set, the job has succeeded: announce it."""
-    finished = rt.lifecycle.run(planned_and_recorded, rt, job, part_no, pages, plan, reads)
-    log.info("part done", part_no=part_no, pages=len(pages))
-    rt.stats.part_done(job.engine, len(pages))
-    if finished is not None:
-        rt.stats.job_done(finished)
-
-
-def planned_and_recorded(
-    conn: Connection,
-    rt: Runtime,
-    job: jobs.Job,
-    part_no: int,
-    pages: list[tuple[int, str]],
-    plan: Plan | None = None,
-    reads: Mapping[int, PageRead] | None = None,
-) -> Step[jobs.Job | None]:
-    """Pages in, part counted; the succeeded job when this part completes the set. With
-    ``plan``, a one-part document read whole at inspection: planned and finished at once."""
+    """Record a part's pages (``reads``: how pages not from the text layer were read);
+    when it completes the set, the job has succeeded: announce it. With ``plan``, a
+    one-part document read whole at inspection: planned and finished in one statement."""
     if plan is not None:
-        return transitions.finish_small(
-            conn,
-            rt.blobs,
+        finished = rt.lifecycle.run_statement(
+            transitions.finish_small,
             rt.settings,
             job.id,
             page_count=plan.page_count,
             metadata=plan.metadata,
             pages=pages,
         )
-    return transitions.record_part(conn, rt.blobs, rt.settings, job.id, part_no, pages, reads)
+    else:
+        finished = rt.lifecycle.run(
+            transitions.record_part, rt.blobs, rt.settings, job.id, part_no, pages, reads
+        )
+    log.info("part done", part_no=part_no, pages=len(pages))
+    rt.stats.part_done(job.engine, len(pages))
+    if finished is not None:
+        rt.stats.job_done(finished)
 
 
 def store_plan(conn: Connection, job: jobs.Job, plan: Plan) -> Step[bool]:

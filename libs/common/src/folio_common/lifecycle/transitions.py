@@ -24,6 +24,7 @@ from folio_common.blobs import (
     BlobStore,
     append_chunks,
     job_prefix,
+    like_prefix,
     rechunk,
     source_key,
 )
@@ -476,7 +477,6 @@ def release_part(conn: Connection, job_id: str, part_no: int, reason: str) -> St
 
 def finish_small(
     conn: Connection,
-    blobs: BlobStore,
     settings: Settings,
     job_id: str,
     *,
@@ -485,12 +485,14 @@ def finish_small(
     pages: Sequence[tuple[int, str]],
 ) -> Step[Job | None]:
     """:func:`plan`, :func:`record_part` and :func:`succeed` of a one-part document whose
-    pages were all read from its text layer at inspection: the job and its pages in ONE
-    statement, then its blobs dropped, so three round trips with COMMIT instead of nine.
-    No ``job_parts`` row is written: a one-part job sends no part message. Value: the
-    succeeded job; None, and nothing written, when it is no longer processing or was
-    planned meanwhile (a duplicate claim that got further)."""
+    pages were all read from its text layer at inspection, in ONE statement
+    (:meth:`Lifecycle.run_statement`): the job, its pages, its blobs dropped. One round
+    trip instead of nine, and no ``job_parts`` row: a one-part job sends no part message.
+    Value: the succeeded job; None, and nothing written, when it is no longer processing
+    or was planned meanwhile (a duplicate claim that got further)."""
     pages_sql, params = _pages_upsert(job_id, pages, None, "EXISTS (SELECT 1 FROM done)")
+    # The blobs table is read the same way by claim_small; the source was committed at
+    # submission, so this statement's snapshot sees it.
     job = one_job(
         conn,
         f"""
@@ -504,7 +506,10 @@ def finish_small(
                    options = options - 'password'
             WHERE id = :id AND status = ANY(:sources) AND parts_total IS NULL
             RETURNING {JOB_COLUMNS}
-        ), pages AS ({pages_sql})
+        ), pages AS ({pages_sql}
+        ), gone AS (
+            DELETE FROM blobs WHERE key LIKE :blobs AND EXISTS (SELECT 1 FROM done)
+        )
         SELECT * FROM done
         """,
         **params,
@@ -515,11 +520,9 @@ def finish_small(
         pages_total=len(pages),
         metadata=json.dumps(metadata),
         ttl_s=settings.result_ttl_hours * 3600,
+        blobs=like_prefix(_dropped_prefix(settings, job_id)),
     )
-    if job is None:
-        return Step(None)
-    _drop_blobs(conn, blobs, settings, job_id)
-    return Step(job, (Announce(job),))
+    return Step(job, (Announce(job),) if job is not None else ())
 
 
 # Ending a job ----------------------------------------------------------------------------
@@ -557,14 +560,14 @@ def _end(
     # A statement of its own: its snapshot, taken after the UPDATE waited for the row lock,
     # sees the parts a plan committed meanwhile (one WITH statement would not).
     conn.execute(query("DELETE FROM job_parts WHERE job_id = :id"), {"id": job_id})
-    _drop_blobs(conn, blobs, settings, job_id)
+    blobs.delete_prefix(conn, _dropped_prefix(settings, job_id))
     return Step(job, (Announce(job),))
 
 
-def _drop_blobs(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -> None:
-    """A finished job's blobs: its parts', and its source unless ``KEEP_SOURCE``."""
+def _dropped_prefix(settings: Settings, job_id: str) -> str:
+    """The blobs a finished job drops: its parts', and its source unless ``KEEP_SOURCE``."""
     prefix = job_prefix(job_id)
-    blobs.delete_prefix(conn, prefix + "parts/" if settings.keep_source else prefix)
+    return prefix + "parts/" if settings.keep_source else prefix
 
 
 def succeed(
