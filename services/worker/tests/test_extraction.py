@@ -30,7 +30,6 @@ def plan_of(tmp_path: Path, data: bytes, **options: object) -> Plan:
         "pages": None,
         "max_pages": 100,
         "part_pages": 10,
-        "out_dir": str(tmp_path),
         "engine": None,
     }
     kwargs.update(options)
@@ -41,7 +40,7 @@ def plan_of(tmp_path: Path, data: bytes, **options: object) -> Plan:
 def test_a_small_document_is_planned_and_extracted_in_one_call(tmp_path: Path, engine: str) -> None:
     plan = plan_of(tmp_path, make_pdf(3, title="Three"), engine=engine)
     assert plan.page_count == 3 and plan.metadata["title"] == "Three"
-    assert [(p.pages, p.path) for p in plan.parts] == [([1, 2, 3], None)]
+    assert [p.pages for p in plan.parts] == [[1, 2, 3]]
     assert plan.texts is not None
     assert [(n, text.strip()) for n, text in plan.texts] == [(n, page_text(n)) for n in (1, 2, 3)]
 
@@ -51,11 +50,10 @@ def test_a_large_document_is_planned_into_parts_that_read_the_source(
 ) -> None:
     source = write(tmp_path, make_pdf(25))
     plan = inspect(source, password=None, pages=None, max_pages=100, part_pages=10,
-                   out_dir=str(tmp_path), engine="pdfminer")  # fmt: skip
+                   engine="pdfminer")  # fmt: skip
     assert plan.texts is None  # extracted part by part, not in the planning call
     assert len(plan.parts) == 3  # as many as PART_PAGES gives; equal pages, about equal cuts
     assert [n for p in plan.parts for n in p.pages] == list(range(1, 26))
-    assert all(p.path is None for p in plan.parts)
     assert sorted(tmp_path.iterdir()) == [Path(source)]  # nothing split off, nothing copied
     last = plan.parts[2]
     indexes = [n - 1 for n in last.pages]
@@ -129,7 +127,6 @@ def test_parts_of_a_form_document_read_their_text_from_the_source(tmp_path: Path
     source = write(tmp_path, make_pdf(12, form=True))
     plan = plan_of(tmp_path, make_pdf(12, form=True))
     second = plan.parts[1]
-    assert second.path is None
     indexes = [n - 1 for n in second.pages]
     texts = extract(source, engine="pdfminer", password=None, pages=second.pages, indexes=indexes)
     assert [(n, t.strip()) for n, t in texts] == [(n, page_text(n)) for n in second.pages]

@@ -82,11 +82,11 @@ def test_ocr_pages_weigh_more_when_pages_are_cut_into_parts() -> None:
 
 def test_inspect_notes_the_ocr_pages_and_leaves_them_out_of_the_text(tmp_path: Path) -> None:
     path = write(tmp_path, "mixed.pdf", scans.mixed_pdf(["a text layer"], ["a scanned page"]))
-    task = InspectTask(path, None, None, 100, 20, str(tmp_path), "pdfium", ocr="auto")
+    task = InspectTask(path, None, None, 100, 20, "pdfium", ocr="auto")
     planned = task.run()
     assert planned.ocr_pages == {2}
     assert planned.texts is not None and [n for n, _ in planned.texts] == [1]
-    off = InspectTask(path, None, None, 100, 20, str(tmp_path), "pdfium", ocr="off").run()
+    off = InspectTask(path, None, None, 100, 20, "pdfium", ocr="off").run()
     assert off.ocr_pages == set() and off.texts is not None and len(off.texts) == 2
 
 
@@ -124,9 +124,9 @@ def test_ocr_pages_are_recorded_one_by_one_and_count_once(db: Database, settings
     ],
 )
 def test_a_damaged_file_is_read_by_an_engine(
-    corpus: Path, tmp_path: Path, name: str, engine: str, needle: str, pages: int
+    corpus: Path, name: str, engine: str, needle: str, pages: int
 ) -> None:
-    task = InspectTask(str(corpus / name), None, None, 100, 20, str(tmp_path), engine)
+    task = InspectTask(str(corpus / name), None, None, 100, 20, engine)
     planned = task.run()
     assert planned.texts is not None and len(planned.texts) == pages
     text = "".join(t for _, t in planned.texts)
@@ -135,10 +135,8 @@ def test_a_damaged_file_is_read_by_an_engine(
 
 @pytest.mark.corpus
 @pytest.mark.parametrize("name", ["bug1020226.pdf", "REDHAT-1531897-0.pdf", "bad1.pdf"])
-def test_a_file_no_engine_reads_still_fails_invalid(
-    corpus: Path, tmp_path: Path, name: str
-) -> None:
-    task = InspectTask(str(corpus / name), None, None, 100, 20, str(tmp_path), "pdfminer")
+def test_a_file_no_engine_reads_still_fails_invalid(corpus: Path, name: str) -> None:
+    task = InspectTask(str(corpus / name), None, None, 100, 20, "pdfminer")
     with pytest.raises(JobError) as caught:
         task.run()
     assert caught.value.code == ErrorCode.INVALID_PDF

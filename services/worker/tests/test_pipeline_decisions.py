@@ -91,7 +91,7 @@ def test_a_small_documents_plan_and_pages_are_recorded_at_once(
     source = tmp_path / "source.pdf"
     source.write_bytes(data)
     plan = inspect(str(source), password=None, pages=None, max_pages=10, part_pages=10,
-                   out_dir=str(tmp_path), engine="pdfminer")  # fmt: skip
+                   engine="pdfminer")  # fmt: skip
     assert plan.texts is not None
     pipeline.complete_part(rt, job, 0, plan.texts, plan)
     done = db.transaction(jobs.get_job, job_id)

@@ -47,7 +47,7 @@ def run(task: Any, context: dict[str, Any] | None = None) -> Any:
 def test_a_task_result_comes_back_typed(tmp_path: Path) -> None:
     source = tmp_path / "source.pdf"
     source.write_bytes(make_pdf(2, title="Typed"))
-    task = InspectTask(str(source), None, None, 10, 10, str(tmp_path), engine="pdfium")
+    task = InspectTask(str(source), None, None, 10, 10, engine="pdfium")
     plan = run(task)
     assert isinstance(plan, Plan) and plan.metadata["title"] == "Typed"
     pages = run(ExtractTask(str(source), "pdfminer", None, pages=(2,), indexes=(1,)))
@@ -141,9 +141,7 @@ def test_normal_documents_log_no_warning_and_say_which_job(tmp_path: Path) -> No
         for n, data in enumerate([make_pdf(3, restricted=True), make_pdf(25, form=True)]):
             source = tmp_path / f"source-{n}.pdf"
             source.write_bytes(data)
-            out = tmp_path / f"parts-{n}"
-            out.mkdir()
-            plan = run(InspectTask(str(source), None, None, 100, 10, str(out), "pdfminer"), CONTEXT)
+            plan = run(InspectTask(str(source), None, None, 100, 10, "pdfminer"), CONTEXT)
             for part in plan.parts:
                 indexes = tuple(n - 1 for n in part.pages)
                 task = ExtractTask(str(source), "pdfminer", None, tuple(part.pages), indexes)

@@ -40,8 +40,7 @@ PageText = tuple[int, str]
 
 @dataclass
 class PartPlan:
-    pages: list[int]  # 1-based page numbers in the original document
-    path: str | None  # a split-off PDF of just these pages, or None: read the source
+    pages: list[int]  # 1-based page numbers in the original document, read from the source
 
 
 @dataclass
@@ -132,7 +131,6 @@ def inspect(
     pages: str | None,
     max_pages: int,
     part_pages: int,
-    out_dir: str,
     engine: str | None = None,
     ocr: str = "off",
 ) -> Plan:
@@ -141,8 +139,8 @@ def inspect(
     A document that fits in one part (``part_pages``, an OCR page counting for more) is
     one part and, with ``engine``, the text of its text-layer pages is extracted right
     away: one sandbox call for a small job. A larger one is cut into parts of about equal
-    estimated cost (:mod:`.planning`), each reading its pages from the source, so nothing
-    is written (``out_dir`` is no longer used) and each ``PartPlan.path`` is None.
+    estimated cost (:mod:`.planning`), each reading its pages from the source: nothing
+    is written.
     ``ocr`` is the job's OCR mode: the pages it selects are noted in the plan.
     Raises :class:`Refused` when pikepdf cannot read the file (the engines may).
     """
@@ -180,7 +178,7 @@ def inspect(
         )
         count = planning.part_count(selected, part_pages, plan.ocr_pages)
         if count == 1:
-            plan.parts.append(PartPlan(selected, None))
+            plan.parts.append(PartPlan(selected))
             if engine is not None:
                 text_pages = [n for n in selected if n not in plan.ocr_pages]
                 indexes = [n - 1 for n in text_pages]
@@ -191,7 +189,7 @@ def inspect(
         # Larger documents: parts of about equal estimated cost, each read from the
         # source by its own message (no split-off copies).
         costs = planning.page_costs(pdf, selected, plan.ocr_pages)
-        plan.parts += [PartPlan(run, None) for run in planning.plan_parts(selected, costs, count)]
+        plan.parts += [PartPlan(run) for run in planning.plan_parts(selected, costs, count)]
         return plan
 
 

@@ -46,7 +46,7 @@ def process_job(rt: Runtime, job_id: str) -> None:
             return
         log.info("job claimed", attempt=job.attempts, engine=job.engine)
         try:
-            _run_claimed(rt, job, source, tmp)
+            _run_claimed(rt, job, source)
         except JobError as exc:
             fail(rt, job_id, exc)
         except Cancelled:
@@ -70,7 +70,7 @@ def claim(rt: Runtime, job_id: str, source: Path) -> jobs.Job | None:
     return job
 
 
-def _run_claimed(rt: Runtime, job: jobs.Job, source: Path, tmp: str) -> None:
+def _run_claimed(rt: Runtime, job: jobs.Job, source: Path) -> None:
     """Plan and run a claimed job: a small one here, a large one fanned out as parts."""
     job_id = job.id
     if job.parts_total is None:
@@ -83,7 +83,6 @@ def _run_claimed(rt: Runtime, job: jobs.Job, source: Path, tmp: str) -> None:
                 pages=job.options.pages,
                 max_pages=rt.settings.max_pages,
                 part_pages=rt.settings.part_pages,
-                out_dir=tmp,
                 engine=job.engine,
                 ocr=job.options.ocr_mode,
             ),

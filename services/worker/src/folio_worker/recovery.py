@@ -101,7 +101,7 @@ def recover(
             metadata: dict[str, Any] = dict.fromkeys(UNKNOWN_METADATA)
             metadata.update(page_count=count, recovered_by=name)
             plan = extraction.Plan(page_count=count, metadata=metadata)
-            plan.parts.append(extraction.PartPlan(selected, None))
+            plan.parts.append(extraction.PartPlan(selected))
             plan.texts = texts
             return plan
     raise refused

@@ -23,7 +23,7 @@ class InspectTask:
       password: opens an encrypted source (None: try the empty password only).
       pages: the job's ``pages`` option (None: every page).
       max_pages: more pages than this fails the job ``too_many_pages``.
-      part_pages: pages per part; split-off parts are written to ``out_dir``.
+      part_pages: pages per part (parts read their pages from the source).
       engine: when set, a document that fits in one part is extracted in the same call.
       ocr: the job's OCR mode; the pages it selects are in the plan's ``ocr_pages``.
     """
@@ -33,7 +33,6 @@ class InspectTask:
     pages: str | None
     max_pages: int
     part_pages: int
-    out_dir: str
     engine: str | None = None
     ocr: str = "off"
 
@@ -45,7 +44,6 @@ class InspectTask:
                 pages=self.pages,
                 max_pages=self.max_pages,
                 part_pages=self.part_pages,
-                out_dir=self.out_dir,
                 engine=self.engine,
                 ocr=self.ocr,
             )
