@@ -419,6 +419,25 @@ def test_recording_parts_counts_each_once_and_the_last_succeeds_the_job(
     assert [p for p, _, _ in db.transaction(jobs.get_pages, job.id)] == [1, 2, 3]
 
 
+def test_each_part_keeps_its_own_ocr_pages_from_the_plan(db: Database, settings: Settings) -> None:
+    job = claim(db, settings, new_job(db).id)
+    assert job is not None
+    key = source_key(job.id)
+    parts = [([1, 2], key), ([3, 4], key), ([5], key)]
+    assert db.transaction(
+        transitions.plan, job, page_count=5, metadata={}, parts=parts, ocr_pages={2, 3, 4}
+    ).value
+    stored = db.transaction(jobs.get_parts, job.id)
+    assert [p.ocr_pages for p in stored] == [[2], [3, 4], []]
+    claimed = db.transaction(transitions.claim_part, BLOBS, settings, job.id, 1).value
+    assert claimed is not None and (claimed.pages, claimed.ocr_pages) == ([3, 4], [3, 4])
+    # A plan that does not say (as before parts kept them): the part decides when it runs.
+    other = claim(db, settings, new_job(db).id)
+    assert other is not None
+    plan(db, other, [[1], [2]])
+    assert [p.ocr_pages for p in db.transaction(jobs.get_parts, other.id)] == [None, None]
+
+
 def _finish_small(db: Database, settings: Settings, job_id: str) -> jobs.Job | None:
     pages = [(1, "page one"), (2, "")]
     done: jobs.Job | None = db.statement(

@@ -14,14 +14,16 @@ from pathlib import Path
 
 import pytest
 from folio_common import jobs
-from folio_common.blobs import PostgresBlobStore
+from folio_common.blobs import PostgresBlobStore, source_key
 from folio_common.broker import create_broker
 from folio_common.database import Database
 from folio_common.lifecycle import JobStatus, transitions
+from folio_common.page_reads import ReadMethod, get_page_reads
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from sqlalchemy import text
 from testsupport import jobs as tj
+from testsupport import scans
 from testsupport.pdfs import make_pdf, page_text
 
 from folio_worker import pipeline
@@ -100,3 +102,23 @@ def test_a_small_documents_plan_and_pages_are_recorded_at_once(
     assert [(n, t.strip()) for n, t, _ in tj.pages(db, job_id)] == [
         (n, page_text(n)) for n in (1, 2, 3)
     ]
+
+
+@pytest.mark.slow  # a sandbox, and Tesseract on one page
+@pytest.mark.parametrize(("planned", "read_as"), [(set(), ReadMethod.TEXT), (None, ReadMethod.OCR)])
+def test_a_part_takes_its_ocr_pages_from_the_plan_and_looks_only_without_one(
+    rt: Runtime, db: Database, tmp_path: Path, planned: set[int] | None, read_as: ReadMethod
+) -> None:
+    """A plan's OCR pages decide, even where looking would find a scan (here: none, for a
+    scanned page 2); a part planned before plans kept them (None) looks, and finds it."""
+    data = scans.mixed_pdf(["a text layer"], ["a scanned page"])
+    job_id = tj.insert(db, data, engine="pdfium")  # OCR mode auto, the default
+    job = db.transaction(transitions.claim, rt.blobs, rt.settings, job_id).value
+    key = source_key(job_id)
+    parts = [([1], key), ([2], key)]
+    db.transaction(transitions.plan, job, page_count=2, metadata={}, parts=parts, ocr_pages=planned)
+    part = db.transaction(transitions.claim_part, rt.blobs, rt.settings, job_id, 1).value
+    source = tmp_path / "source.pdf"
+    source.write_bytes(data)
+    pipeline.run_part(rt, job, part, source)
+    assert db.transaction(get_page_reads, job_id)[2].method == read_as

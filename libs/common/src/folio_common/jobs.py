@@ -84,6 +84,19 @@ class Part:
     pages: list[int]
     blob_key: str | None
     done: bool
+    #: Its pages to read by OCR, as planned; None: a part planned before they were stored
+    #: (the worker looks for them when it runs the part).
+    ocr_pages: list[int] | None = None
+
+    @classmethod
+    def from_row(cls, row: Row[Any], done: bool) -> Part:
+        """From a row with ``job_id``, ``part_no``, ``pages``, ``blob_key``, ``ocr_pages``."""
+        ocr = None if row.ocr_pages is None else list(row.ocr_pages)
+        return cls(str(row.job_id), row.part_no, list(row.pages), row.blob_key, done, ocr)
+
+
+#: The columns :meth:`Part.from_row` reads.
+PART_COLUMNS = "job_id, part_no, pages, blob_key, ocr_pages"
 
 
 JOB_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Job))
@@ -169,10 +182,10 @@ def heartbeat(conn: Connection, job_ids: Sequence[str]) -> dict[str, JobStatus]:
 
 
 def get_parts(conn: Connection, job_id: str, *, pending_only: bool = False) -> list[Part]:
-    sql = "SELECT job_id, part_no, pages, blob_key, done_at IS NOT NULL AS done FROM job_parts"
+    sql = f"SELECT {PART_COLUMNS}, done_at IS NOT NULL AS done FROM job_parts"
     sql += " WHERE job_id = :id" + (" AND done_at IS NULL" if pending_only else "")
     rows = conn.execute(query(sql + " ORDER BY part_no"), {"id": job_id})
-    return [Part(str(r.job_id), r.part_no, list(r.pages), r.blob_key, r.done) for r in rows]
+    return [Part.from_row(r, r.done) for r in rows]
 
 
 def get_pages(

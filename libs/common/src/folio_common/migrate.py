@@ -64,6 +64,7 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "job_parts": (
         "job_id", "part_no", "pages", "blob_key", "attempts", "claimed_at", "done_at",
+        "ocr_pages",
     ),
     "webhook_deliveries": (
         "id", "job_id", "webhook_id", "attempt", "status_code", "error", "delivered",

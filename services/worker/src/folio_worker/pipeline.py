@@ -163,7 +163,9 @@ def run_part(rt: Runtime, job: jobs.Job, part: jobs.Part, path: Path) -> None:
 
     tick_s = rt.settings.heartbeat_interval_s
     scanned: set[int] = set()
-    if job.options.ocr_mode != "off":
+    if part.ocr_pages is not None:  # as its plan found them
+        scanned = set(part.ocr_pages)
+    elif job.options.ocr_mode != "off":  # planned before plans kept them: look now
         scanned = sandbox.run(
             FindOcrPagesTask(
                 str(path),
@@ -239,6 +241,7 @@ def store_plan(conn: Connection, job: jobs.Job, plan: Plan) -> Step[bool]:
         page_count=plan.page_count,
         metadata=plan.metadata,
         parts=[(part.pages, key) for part in plan.parts],
+        ocr_pages=plan.ocr_pages,
     )
 
 

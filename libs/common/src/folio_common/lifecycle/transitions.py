@@ -14,7 +14,7 @@ or recorded only while its job is ``processing``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -29,7 +29,7 @@ from folio_common.blobs import (
     source_key,
 )
 from folio_common.errors import ErrorCode, JobError
-from folio_common.jobs import JOB_COLUMNS, Job, Part, one_job
+from folio_common.jobs import JOB_COLUMNS, PART_COLUMNS, Job, Part, one_job
 from folio_common.options import JobOptions
 from folio_common.page_reads import TEXT_LAYER, PageRead
 from folio_common.queries import query
@@ -226,11 +226,13 @@ def plan(
     page_count: int,
     metadata: dict[str, Any],
     parts: Sequence[tuple[list[int], str | None]],
+    ocr_pages: Collection[int] | None = None,
 ) -> Step[bool]:
     """Record what a processing job's document is and how it is split: one row per part
-    (``pages``, and the blob key of a split-off part), sent after commit. False, and
-    nothing written, when the job is no longer processing (cancelled meanwhile): the
-    caller must then store no blob.
+    (``pages``, and the blob key of a split-off part), sent after commit. ``ocr_pages``:
+    the pages to read by OCR, which each part keeps of its own (None: parts decide when
+    they run). False, and nothing written, when the job is no longer processing (cancelled
+    meanwhile): the caller must then store no blob.
     """
     job_id = job.id
     if not _lock(conn, job_id, Transition.PLAN):
@@ -240,10 +242,11 @@ def plan(
     conn.execute(
         query(
             """WITH parts AS (
-                   INSERT INTO job_parts (job_id, part_no, pages, blob_key)
-                   SELECT :id, p.no, CAST(p.pages AS int[]), p.blob_key
+                   INSERT INTO job_parts (job_id, part_no, pages, blob_key, ocr_pages)
+                   SELECT :id, p.no, CAST(p.pages AS int[]), p.blob_key, CAST(p.ocr AS int[])
                    FROM unnest(CAST(:part_nos AS int[]), CAST(:part_pages AS text[]),
-                               CAST(:blob_keys AS text[])) AS p(no, pages, blob_key)
+                               CAST(:blob_keys AS text[]), CAST(:part_ocr AS text[]))
+                        AS p(no, pages, blob_key, ocr)
                    ON CONFLICT (job_id, part_no) DO NOTHING
                )
                UPDATE jobs SET page_count = :page_count, pages_total = :pages_total,
@@ -253,7 +256,11 @@ def plan(
         ),
         {
             "part_nos": list(range(len(parts))),
-            "part_pages": ["{" + ",".join(map(str, pages)) + "}" for pages, _ in parts],
+            "part_pages": [_int_array(pages) for pages, _ in parts],
+            "part_ocr": [
+                None if ocr_pages is None else _int_array(n for n in pages if n in ocr_pages)
+                for pages, _ in parts
+            ],
             "blob_keys": [blob_key for _, blob_key in parts],
             "id": job_id,
             "page_count": page_count,
@@ -268,6 +275,11 @@ def plan(
         if blob_key is not None
     )
     return Step(True, sends)
+
+
+def _int_array(numbers: Iterable[int]) -> str:
+    """A PostgreSQL array literal: an array of arrays cannot travel through unnest."""
+    return "{" + ",".join(map(str, numbers)) + "}"
 
 
 def _pages_upsert(
@@ -391,13 +403,13 @@ def claim_part(
     ``MAX_ATTEMPTS`` fails its job (``worker_lost``)."""
     row = conn.execute(
         query(
-            """UPDATE job_parts p SET attempts = p.attempts + 1, claimed_at = now()
+            f"""UPDATE job_parts p SET attempts = p.attempts + 1, claimed_at = now()
                FROM jobs j
                WHERE p.job_id = :id AND p.part_no = :part_no AND p.done_at IS NULL
                  AND j.id = p.job_id AND j.status = ANY(:sources)
                  AND (p.claimed_at IS NULL
                       OR p.claimed_at < now() - make_interval(secs => :stale_s))
-               RETURNING p.job_id, p.part_no, p.pages, p.blob_key, p.attempts"""
+               RETURNING p.attempts, {PART_COLUMNS}"""
         ),
         {
             "id": job_id,
@@ -413,7 +425,7 @@ def claim_part(
             ErrorCode.WORKER_LOST, f"part {part_no} lost its worker {row.attempts - 1} times"
         )
         return Step(None, fail(conn, blobs, settings, job_id, error).effects)
-    return Step(Part(str(row.job_id), row.part_no, list(row.pages), row.blob_key, False))
+    return Step(Part.from_row(row, done=False))
 
 
 def touch_part(conn: Connection, job_id: str, part_no: int) -> None:
