@@ -454,9 +454,8 @@ def _finish_small(db: Database, settings: Settings, job_id: str) -> jobs.Job | N
 def test_a_one_part_job_is_planned_recorded_and_succeeded_at_once(
     db: Database, settings: Settings
 ) -> None:
-    job = claim(db, settings, new_job(db, password="pdf-secret").id)
+    job = claim(db, settings, new_job(db, password="pdf-secret", source=b"%PDF-1.7").id)
     assert job is not None
-    db.transaction(lambda conn: BLOBS.put(conn, source_key(job.id), [b"%PDF-1.7"]))
     finished = _finish_small(db, settings, job.id)
     assert finished is not None and finished == get(db, job.id)
     assert (finished.status, finished.page_count, finished.metadata) == (
@@ -476,9 +475,8 @@ def test_keep_source_keeps_the_source_blob_when_a_one_part_job_finishes(
     db: Database, env: dict[str, str]
 ) -> None:
     settings = Settings.from_env({**env, "KEEP_SOURCE": "true"})
-    job = claim(db, settings, new_job(db).id)
+    job = claim(db, settings, new_job(db, source=b"%PDF-1.7").id)
     assert job is not None
-    db.transaction(lambda conn: BLOBS.put(conn, source_key(job.id), [b"%PDF-1.7"]))
     assert _finish_small(db, settings, job.id) is not None
     assert _part_rows_and_blobs(db, job.id) == (0, [source_key(job.id)])
 
