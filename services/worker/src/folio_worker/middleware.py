@@ -64,8 +64,9 @@ class LogContext(Middleware):
         clear_contextvars()
 
 
-class _BackgroundThread(Middleware):
-    """A daemon thread started after the worker boots and stopped before it shuts down."""
+class BackgroundThread(Middleware):
+    """A daemon thread started after the worker boots and stopped before it shuts down;
+    subclasses give its loop (:meth:`run`, which returns once ``stop`` is set)."""
 
     #: The thread's name (shows in ``py-spy`` and thread dumps).
     thread_name = "folio"
@@ -92,7 +93,7 @@ class _BackgroundThread(Middleware):
             self._thread.join(5)
 
 
-class Heartbeat(_BackgroundThread):
+class Heartbeat(BackgroundThread):
     """Beat in Redis with this process's report while it runs; forget both when it stops."""
 
     thread_name = "folio-heartbeat"
@@ -106,7 +107,6 @@ class Heartbeat(_BackgroundThread):
             if rt.stats.take_changed() or time.monotonic() - last >= BEAT_INTERVAL_S:
                 last = time.monotonic()
                 try:
-                    worker_reports.beat(rt.redis, rt.settings, rt.worker_id)
                     worker_reports.publish(rt.redis, rt.settings, rt.worker_id, rt.stats.report())
                 except redis.RedisError as exc:
                     log.warning("liveness beat failed", error=type(exc).__name__)
@@ -119,7 +119,7 @@ class Heartbeat(_BackgroundThread):
             worker_reports.forget(rt.redis, rt.settings, rt.worker_id)
 
 
-class Sweeping(_BackgroundThread):
+class Sweeping(BackgroundThread):
     """Run the sweeper (one sweep at a time fleet-wide) while the process runs, and
     ``ready()`` says so (the schema guard: no sweep against a schema behind the code).
 

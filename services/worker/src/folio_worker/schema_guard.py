@@ -24,12 +24,12 @@ from typing import Any
 
 import dramatiq
 import redis
-from dramatiq.middleware import Middleware
 from folio_common import worker_reports
 from folio_common.logs import get_logger, redact_text
 from folio_common.migrate import migrations_dir, schema_problems
 from folio_common.settings import Settings
 
+from .middleware import BackgroundThread
 from .runtime import current_runtime
 
 log = get_logger("folio.worker.schema")
@@ -42,15 +42,17 @@ VERIFIED_CHECK_S = 60.0
 HOLD_TICK_S = 0.5
 
 
-class SchemaGuard(Middleware):
+class SchemaGuard(BackgroundThread):
     """Open the worker's threads to messages only while the schema verifies. It uses the
-    process's runtime (its database and counters), built before the worker boots."""
+    process's runtime (its database and counters), built before the worker boots; its
+    thread re-checks while the worker runs."""
+
+    thread_name = "folio-schema"
 
     def __init__(self) -> None:
+        super().__init__()
         self._open = threading.Event()
-        self._stop = threading.Event()
         self._worker: dramatiq.Worker | None = None
-        self._thread: threading.Thread | None = None
 
     def is_open(self) -> bool:
         """True while the schema verifies (the worker takes jobs and sweeps)."""
@@ -71,21 +73,14 @@ class SchemaGuard(Middleware):
         self._stop.clear()
         self._apply(self.check())
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._thread = threading.Thread(target=self._watch, name="folio-schema", daemon=True)
-        self._thread.start()
-
     def after_worker_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
         """Hold a new worker thread until the schema verifies (or the worker stops)."""
         while not self._open.wait(HOLD_TICK_S):
             if not thread.running or self._stop.is_set():
                 return
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop.set()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(VERIFIED_CHECK_S if self._open.is_set() else WAITING_CHECK_S):
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(VERIFIED_CHECK_S if self._open.is_set() else WAITING_CHECK_S):
             self._apply(self.check())
 
     def _apply(self, problems: list[str]) -> None:
