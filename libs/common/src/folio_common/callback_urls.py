@@ -90,12 +90,9 @@ def _public_or(ipv4: ipaddress.IPv4Address, form: str) -> str | None:
     return f"{form} and carries {ipv4}, a non-public address" if problem else None
 
 
-def resolve_public(host: str, port: int) -> list[str]:
-    """Every address of ``host``, all of them public; the caller connects to one of these.
-
-    Raises :class:`CallbackRefused` naming a non-public address, and
-    :class:`CallbackUnresolved` when DNS fails (which may be temporary).
-    """
+def resolve(host: str, port: int) -> list[str]:
+    """Every address of ``host``, unchecked; :class:`CallbackUnresolved` when DNS fails
+    (which may be temporary)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -103,7 +100,16 @@ def resolve_public(host: str, port: int) -> list[str]:
         raise CallbackUnresolved(f"cannot resolve {host}: {exc.strerror}", temporary) from None
     except UnicodeError:  # a label too long for IDNA
         raise CallbackUnresolved(f"cannot resolve {host}: not a valid name", False) from None
-    addresses = [str(info[4][0]) for info in infos]
+    return [str(info[4][0]) for info in infos]
+
+
+def resolve_public(host: str, port: int) -> list[str]:
+    """Every address of ``host``, all of them public; the caller connects to one of these.
+
+    Raises :class:`CallbackRefused` naming a non-public address, and
+    :class:`CallbackUnresolved` when DNS fails (which may be temporary).
+    """
+    addresses = resolve(host, port)
     for address in addresses:
         problem = address_problem(ipaddress.ip_address(address.split("%")[0]))
         if problem:

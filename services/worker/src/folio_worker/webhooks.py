@@ -58,11 +58,7 @@ def resolve_public(host: str, port: int, allow_private: bool) -> str:
     retried like any transient failure).
     """
     if allow_private:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise CallbackUnresolved(f"cannot resolve {host}: {exc.strerror}", True) from None
-        return str(infos[0][4][0])
+        return callback_urls.resolve(host, port)[0]
     try:
         return callback_urls.resolve_public(host, port)[0]
     except CallbackRefused as exc:
