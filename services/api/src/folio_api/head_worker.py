@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import falcon
 from folio_common.settings import load_settings
 from gunicorn import util as gunicorn_util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from folio_api.errors import PROBLEM_JSON, problem_document
 from folio_api.middleware import HEAD_STARTED_ENV
 
 #: Bytes read from a socket per readable event.
@@ -43,22 +45,14 @@ HEAD_END = b"\r\n\r\n"
 MAX_HEAD_BYTES = 64 * 1024
 
 
-def _answer(code: int, reason: str, detail: str) -> bytes:
-    """A complete problem+json response, sent by the worker itself before closing."""
-    status = f"{code} {reason}"
-    problem_code = "validation_error" if code < 500 else "internal"
-    body = json.dumps(
-        {
-            "type": f"/api/v1/docs#error-{problem_code}",
-            "title": status,
-            "status": code,
-            "detail": detail,
-            "code": problem_code,
-        }
-    ).encode()
+def _answer(code: int, detail: str) -> bytes:
+    """A complete problem+json response (:mod:`folio_api.errors`'s document), sent by the
+    worker itself before closing."""
+    problem = falcon.HTTPError(code, description=detail)
+    body = json.dumps(problem_document(problem)).encode()
     head = (
-        f"HTTP/1.1 {status}\r\nConnection: close\r\n"
-        "Content-Type: application/problem+json\r\nX-Content-Type-Options: nosniff\r\n"
+        f"HTTP/1.1 {falcon.code_to_http_status(code)}\r\nConnection: close\r\n"
+        f"Content-Type: {PROBLEM_JSON}\r\nX-Content-Type-Options: nosniff\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -67,14 +61,12 @@ def _answer(code: int, reason: str, detail: str) -> bytes:
 def _write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's own refusals (a malformed request line, too many headers…), which it
     writes as an HTML page, as problem+json with ``nosniff`` like every other answer."""
-    gunicorn_util.write_nonblock(sock, _answer(status_int, reason, mesg))
+    gunicorn_util.write_nonblock(sock, _answer(status_int, mesg))
 
 
 #: What a client that ran out of time, or sent too large a head, is told before closing.
-_TIMEOUT_RESPONSE = _answer(408, "Request Timeout", "the request head did not arrive in time")
-_TOO_LARGE_RESPONSE = _answer(
-    431, "Request Header Fields Too Large", "the request head is too large"
-)
+_TIMEOUT_RESPONSE = _answer(408, "the request head did not arrive in time")
+_TOO_LARGE_RESPONSE = _answer(431, "the request head is too large")
 
 
 @dataclass
