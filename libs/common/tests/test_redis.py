@@ -43,13 +43,18 @@ def test_worker_liveness_is_listed_until_forgotten(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
     worker_id = f"host-{uuid.uuid4().hex[:6]}:123"
-    worker_reports.beat(redis_client, settings, worker_id)
+    report = worker_reports.WorkerReport(
+        pid=123, at=0.0, rss_bytes=1, sandbox_rss_bytes=0, pages_per_s=0.0
+    )
+    worker_reports.publish(redis_client, settings, worker_id, report)
     assert worker_id in worker_reports.alive(redis_client, settings)
+    assert worker_id in worker_reports.read(redis_client, settings)
     assert worker_reports.alive(
         redis_client, settings, prefix=worker_id.split(":", maxsplit=1)[0]
     ) == [worker_id]
     worker_reports.forget(redis_client, settings, worker_id)
     assert worker_id not in worker_reports.alive(redis_client, settings)
+    assert worker_id not in worker_reports.read(redis_client, settings)
 
 
 def test_the_hub_hears_a_completion_published_after_it_registered(

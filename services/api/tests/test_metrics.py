@@ -126,7 +126,6 @@ def test_pool_figures_describe_this_process(make_api):
 def test_worker_stats_in_redis_become_labelled_metrics(api, redis_client):
     settings = api.settings
     worker_id = "test-host:4242"
-    worker_reports.beat(redis_client, settings, worker_id)
     report = WorkerReport(
         pid=4242,
         at=0.0,

@@ -127,28 +127,28 @@ def _reports_key(settings: Settings) -> str:
     return key(settings, "worker-stats")
 
 
-def beat(client: redis.Redis, settings: Settings, worker_id: str) -> None:
-    """Record that ``worker_id`` (``host:pid``) is alive now; prune long-dead entries."""
+def publish(client: redis.Redis, settings: Settings, worker_id: str, report: WorkerReport) -> None:
+    """Record that ``worker_id`` (``host:pid``) is alive now with ``report``; prune
+    long-dead entries and the reports of workers no longer alive. One round trip (a second
+    only when there are reports to drop)."""
     now = time.time()
-    pipe = client.pipeline()
-    pipe.zadd(_workers_key(settings), {worker_id: now})
-    pipe.zremrangebyscore(_workers_key(settings), "-inf", now - 10 * ALIVE_WINDOW_S)
-    pipe.execute()
+    workers, reports = _workers_key(settings), _reports_key(settings)
+    pipe = client.pipeline(transaction=False)
+    pipe.zadd(workers, {worker_id: now})
+    pipe.zremrangebyscore(workers, "-inf", now - 10 * ALIVE_WINDOW_S)
+    pipe.hset(reports, worker_id, report.to_json())
+    pipe.zrangebyscore(workers, now - ALIVE_WINDOW_S, "+inf")
+    pipe.hkeys(reports)
+    *_, live, stored = pipe.execute()
+    gone = set(_decoded(stored)) - set(_decoded(live))
+    if gone:
+        client.hdel(reports, *sorted(gone))
 
 
 def alive(client: redis.Redis, settings: Settings, prefix: str = "") -> list[str]:
     """Ids of workers seen within the window, optionally only those starting with ``prefix``."""
     members = client.zrangebyscore(_workers_key(settings), time.time() - ALIVE_WINDOW_S, "+inf")
     return [i for i in _decoded(members) if i.startswith(prefix)]
-
-
-def publish(client: redis.Redis, settings: Settings, worker_id: str, report: WorkerReport) -> None:
-    """Store ``worker_id``'s report, and drop those of workers no longer alive."""
-    client.hset(_reports_key(settings), worker_id, report.to_json())
-    live = set(alive(client, settings)) | {worker_id}
-    gone = [w for w in _decoded(client.hkeys(_reports_key(settings))) if w not in live]
-    if gone:
-        client.hdel(_reports_key(settings), *gone)
 
 
 def read(client: redis.Redis, settings: Settings) -> dict[str, WorkerReport]:
