@@ -17,9 +17,11 @@ from folio_common.database import Database
 from folio_common.errors import ErrorCode, JobError
 from folio_common.lifecycle import JobStatus, transitions
 from folio_common.options import JobOptions
+from folio_common.page_reads import PageRead, Pages, pages_json, split_pages
+from folio_common.queries import query
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 
 def insert(
@@ -71,8 +73,24 @@ def wait_terminal(db: Database, job_id: str, timeout: float = 60.0) -> jobs.Job:
     raise TimeoutError(f"job {job_id} not terminal after {timeout}s: {job}")
 
 
-def pages(db: Database, job_id: str) -> list[tuple[int, str, int]]:
-    return db.transaction(jobs.get_pages, job_id)
+def recorded(db: Database, job_id: str) -> tuple[Pages, dict[int, PageRead]]:
+    """A job's pages, and how each was read, through the query the API serves them with."""
+
+    def read(conn: Connection) -> tuple[Pages, dict[int, PageRead]]:
+        sql = query(f"SELECT {pages_json()} FROM jobs WHERE id = :id")
+        return split_pages(conn.execute(sql, {"id": job_id}).scalar() or [])
+
+    return db.transaction(read)
+
+
+def pages(db: Database, job_id: str) -> Pages:
+    """(page_no, text, chars) of a job's recorded pages, in page order."""
+    return recorded(db, job_id)[0]
+
+
+def page_reads(db: Database, job_id: str) -> dict[int, PageRead]:
+    """Page number → how it was read, for a job's recorded pages."""
+    return recorded(db, job_id)[1]
 
 
 def in_progress(db: Database, job_id: str) -> bool:

@@ -26,6 +26,7 @@ from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from sqlalchemy import Connection, text
 
+from testsupport import jobs as tj
 from testsupport.lifecycle import BLOBS, age_heartbeat, claim, get, job_in, new_job, plan, submit_in
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,7 +48,7 @@ def _apply(db: Database, settings: Settings, transition: Transition, job: jobs.J
         case Transition.RECORD_PART:
             pages = [(1, "recorded by the walk")]
             db.transaction(transitions.record_part, BLOBS, settings, job.id, 0, pages)
-            return (1, "recorded by the walk", 20) in db.transaction(jobs.get_pages, job.id)
+            return (1, "recorded by the walk", 20) in tj.pages(db, job.id)
         case Transition.RESEND_PARTS:
             return bool(db.transaction(transitions.resend_parts, job, []).value)
         case Transition.SUCCEED:
@@ -363,7 +364,7 @@ def test_purge_leaves_no_document_data(db: Database, settings: Settings) -> None
     assert db.transaction(transitions.purge, BLOBS, job.id).value is True
     purged = get(db, job.id)
     assert purged.purged_at is not None and purged.metadata is None
-    assert db.transaction(jobs.get_pages, job.id) == []
+    assert tj.pages(db, job.id) == []
     assert _part_rows_and_blobs(db, job.id) == (0, [])
 
 
@@ -416,7 +417,7 @@ def test_recording_parts_counts_each_once_and_the_last_succeeds_the_job(
     assert finished is not None and finished.status == JobStatus.SUCCEEDED
     assert (finished.parts_done, finished.pages_done) == (3, 3)
     assert record(1, 2) is None  # redelivered after the end: nothing written
-    assert [p for p, _, _ in db.transaction(jobs.get_pages, job.id)] == [1, 2, 3]
+    assert [p for p, _, _ in tj.pages(db, job.id)] == [1, 2, 3]
 
 
 def test_each_part_keeps_its_own_ocr_pages_from_the_plan(db: Database, settings: Settings) -> None:
@@ -466,7 +467,7 @@ def test_a_one_part_job_is_planned_recorded_and_succeeded_at_once(
     assert (finished.parts_done, finished.parts_total, finished.pages_done) == (1, 1, 2)
     assert (finished.pages_total, finished.options.password) == (2, None)
     assert finished.finished_at is not None and finished.expires_at is not None
-    assert db.transaction(jobs.get_pages, job.id) == [(1, "page one", 8), (2, "", 0)]
+    assert tj.pages(db, job.id) == [(1, "page one", 8), (2, "", 0)]
     assert _part_rows_and_blobs(db, job.id) == (0, [])
     assert _finish_small(db, settings, job.id) is None  # a duplicate after the end
 
@@ -489,7 +490,7 @@ def test_finishing_a_one_part_job_not_processing_writes_nothing(
     before = get(db, job.id)
     assert _finish_small(db, settings, job.id) is None
     assert get(db, job.id) == before
-    assert db.transaction(jobs.get_pages, job.id) == []
+    assert tj.pages(db, job.id) == []
 
 
 def test_a_job_planned_in_parts_is_not_finished_as_a_one_part_job(
@@ -500,7 +501,7 @@ def test_a_job_planned_in_parts_is_not_finished_as_a_one_part_job(
     plan(db, job, [[1], [2]])  # a claim that got further planned it: its parts decide
     assert _finish_small(db, settings, job.id) is None
     assert (get(db, job.id).status, get(db, job.id).parts_done) == (JobStatus.PROCESSING, 0)
-    assert db.transaction(jobs.get_pages, job.id) == []
+    assert tj.pages(db, job.id) == []
 
 
 def test_a_reset_job_starts_over(db: Database, settings: Settings) -> None:

@@ -19,6 +19,7 @@ from folio_common.settings import Settings
 from folio_common.sweeper import Sweeper, sweep_once
 from sqlalchemy import Connection, text
 
+from testsupport import jobs as tj
 from testsupport import lifecycle as lc
 from testsupport.lifecycle import age_heartbeat, claim, get
 
@@ -147,7 +148,7 @@ def test_expired_results_are_purged(db: Database, settings: Settings, sweeper: S
     report = sweep_once(sweeper)
     assert report is not None and report.purged == [job_id]
     assert get(db, job_id).purged_at is not None
-    assert db.transaction(jobs.get_pages, job_id) == []
+    assert tj.pages(db, job_id) == []
 
 
 def test_one_sweep_at_a_time(db: Database, sweeper: Sweeper) -> None:

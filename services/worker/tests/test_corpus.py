@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from folio_common.database import Database
 from folio_common.lifecycle import JobStatus
-from folio_common.page_reads import ReadMethod, get_page_reads
+from folio_common.page_reads import ReadMethod
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.procs import Service, start_worker
@@ -118,7 +118,7 @@ def test_every_corpus_file_ends_as_its_manifest_expects(
         if job.status != JobStatus.SUCCEEDED or name not in entries:
             continue
         text = "".join(page for _, page, _ in tj.pages(db, job_id))
-        methods = {r.method for r in db.transaction(get_page_reads, job_id).values()}
+        methods = {r.method for r in tj.page_reads(db, job_id).values()}
         reads = engine_reads(entries[name]["notes"])
         if reads and entries[name]["expected_outcome"] == "ok-partial":
             needle, pages = reads

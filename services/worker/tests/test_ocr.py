@@ -12,8 +12,9 @@ import pytest
 from folio_common.database import Database
 from folio_common.errors import ErrorCode, JobError
 from folio_common.lifecycle import JobStatus, transitions
-from folio_common.page_reads import PageRead, ReadMethod, get_page_reads, summary
+from folio_common.page_reads import PageRead, ReadMethod, summary
 from folio_common.settings import Settings
+from testsupport import jobs as tj
 from testsupport import scans
 from testsupport.lifecycle import BLOBS, claim, get, new_job, plan
 from testsupport.pdfs import make_pdf
@@ -104,7 +105,7 @@ def test_ocr_pages_are_recorded_one_by_one_and_count_once(db: Database, settings
         transitions.record_part, BLOBS, settings, job.id, 0, pages, {**read, **unread}
     ).value
     assert done is not None and done.status == JobStatus.SUCCEEDED and done.pages_done == 3
-    reads = db.transaction(get_page_reads, job.id)
+    reads = tj.page_reads(db, job.id)
     assert reads[1] == PageRead() and reads[2] == read[2] and reads[3] == unread[3]
     assert summary(reads) == {
         "pages": [2],

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from folio_common.database import Database
 from folio_common.lifecycle import JobStatus
-from folio_common.page_reads import ReadMethod, get_page_reads
+from folio_common.page_reads import ReadMethod
 from folio_common.settings import Settings
 from testsupport import jobs as tj
 from testsupport.pdfs import make_pdf, page_text
@@ -75,7 +75,7 @@ def test_every_ocr_corpus_file_ends_as_its_expect_says(
             surprises.append((entry["file"], job.status, job.error_code, job.error_message))
             continue
         texts = {n: collapsed(text) for n, text, _ in tj.pages(db, job_id)}
-        reads = db.transaction(get_page_reads, job_id)
+        reads = tj.page_reads(db, job_id)
         for page, phrases in expected_phrases(entry["expect"]).items():
             missing = [p for p in phrases if collapsed(p) not in texts.get(page, "")]
             if missing:

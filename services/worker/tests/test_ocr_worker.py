@@ -10,7 +10,7 @@ import pytest
 from folio_common import worker_reports
 from folio_common.database import Database
 from folio_common.lifecycle import JobStatus
-from folio_common.page_reads import PageRead, ReadMethod, get_page_reads
+from folio_common.page_reads import PageRead, ReadMethod
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from testsupport import jobs as tj
@@ -55,7 +55,7 @@ def ocr_worker(
 def finished(db: Database, job_id: str) -> tuple[list[tuple[int, str, int]], dict[int, PageRead]]:
     job = tj.wait_terminal(db, job_id, timeout=240)
     assert job.status == JobStatus.SUCCEEDED, job.error_message
-    return tj.pages(db, job_id), db.transaction(get_page_reads, job_id)
+    return tj.pages(db, job_id), tj.page_reads(db, job_id)
 
 
 def test_auto_reads_the_scanned_page_and_keeps_the_text_layer(

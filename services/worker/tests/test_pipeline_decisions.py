@@ -18,7 +18,7 @@ from folio_common.blobs import PostgresBlobStore, source_key
 from folio_common.broker import create_broker
 from folio_common.database import Database
 from folio_common.lifecycle import JobStatus, transitions
-from folio_common.page_reads import ReadMethod, get_page_reads
+from folio_common.page_reads import ReadMethod
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from sqlalchemy import text
@@ -121,4 +121,4 @@ def test_a_part_takes_its_ocr_pages_from_the_plan_and_looks_only_without_one(
     source = tmp_path / "source.pdf"
     source.write_bytes(data)
     pipeline.run_part(rt, job, part, source)
-    assert db.transaction(get_page_reads, job_id)[2].method == read_as
+    assert tj.page_reads(db, job_id)[2].method == read_as

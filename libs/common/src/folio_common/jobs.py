@@ -188,17 +188,6 @@ def get_parts(conn: Connection, job_id: str, *, pending_only: bool = False) -> l
     return [Part.from_row(r, r.done) for r in rows]
 
 
-def get_pages(
-    conn: Connection, job_id: str, page_no: int | None = None
-) -> list[tuple[int, str, int]]:
-    """(page_no, text, chars) in page order; one page with ``page_no``."""
-    sql = "SELECT page_no, text, chars FROM job_pages WHERE job_id = :id"
-    if page_no is not None:
-        sql += " AND page_no = :page_no"
-    rows = conn.execute(query(sql + " ORDER BY page_no"), {"id": job_id, "page_no": page_no})
-    return [(r.page_no, r.text, r.chars) for r in rows]
-
-
 # The sweeper's queries -------------------------------------------------------------------
 
 

@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection
-
-from .queries import query
-
 
 class ReadMethod(StrEnum):
     """Values are part of the public API (each page's ``method``)."""
@@ -66,17 +62,6 @@ def split_pages(rows: Sequence[Sequence[Any]]) -> tuple[Pages, dict[int, PageRea
     pages = [(row[0], row[1], row[2]) for row in rows]
     reads = {row[0]: PageRead(ReadMethod(row[3]), row[4], row[5]) for row in rows}
     return pages, reads
-
-
-def get_page_reads(
-    conn: Connection, job_id: str, page_no: int | None = None
-) -> dict[int, PageRead]:
-    """Page number → how it was read, for a job's recorded pages (one with ``page_no``)."""
-    listed = conn.execute(
-        query(f"SELECT {pages_json(page_no is not None)} FROM jobs WHERE id = :id"),
-        {"id": job_id, "page_no": page_no},
-    ).scalar()
-    return split_pages(listed or [])[1]
 
 
 def page_fields(read: PageRead) -> dict[str, Any]:
