@@ -81,7 +81,7 @@ image:  ## build the folio-api and folio-worker images with podman
 image-check: image  ## run the images against local Postgres/Redis: pre-deploy, a job, a stop
 	deploy/railway/image-check.sh
 
-bench: install  ## run the benchmarks (figures in bench/results.json; about 10 minutes)
+bench: install  ## run the benchmarks (figures in bench/results.json; 8-15 minutes)
 	$(RUN) python -m bench
 
 # ---- reliability (docs/reliability.md) ----
