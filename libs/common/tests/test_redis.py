@@ -57,6 +57,24 @@ def test_worker_liveness_is_listed_until_forgotten(
     assert worker_id not in worker_reports.read(redis_client, settings)
 
 
+def test_a_beat_drops_the_reports_of_workers_no_longer_alive(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    worker_id = f"host-{uuid.uuid4().hex[:6]}:123"
+    report = worker_reports.WorkerReport(
+        pid=123, at=0.0, rss_bytes=1, sandbox_rss_bytes=0, pages_per_s=0.0
+    )
+    reports = key(settings, "worker-stats")
+    redis_client.hset(reports, "dead-host:1", report.to_json())  # a report, no liveness
+    try:
+        worker_reports.publish(redis_client, settings, worker_id, report)
+        stored = set(redis_client.hkeys(reports))
+        assert worker_id.encode() in stored and b"dead-host:1" not in stored
+    finally:
+        worker_reports.forget(redis_client, settings, worker_id)
+        redis_client.hdel(reports, "dead-host:1")
+
+
 def test_the_hub_hears_a_completion_published_after_it_registered(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
