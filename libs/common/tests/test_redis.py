@@ -39,13 +39,17 @@ def test_keys_live_under_the_namespace(settings: Settings) -> None:
     assert key(settings, "workers") == f"{settings.redis_namespace}:workers"
 
 
+def _report() -> worker_reports.WorkerReport:
+    return worker_reports.WorkerReport(
+        pid=123, at=0.0, rss_bytes=1, sandbox_rss_bytes=0, pages_per_s=0.0
+    )
+
+
 def test_worker_liveness_is_listed_until_forgotten(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
     worker_id = f"host-{uuid.uuid4().hex[:6]}:123"
-    report = worker_reports.WorkerReport(
-        pid=123, at=0.0, rss_bytes=1, sandbox_rss_bytes=0, pages_per_s=0.0
-    )
+    report = _report()
     worker_reports.publish(redis_client, settings, worker_id, report)
     assert worker_id in worker_reports.alive(redis_client, settings)
     assert worker_id in worker_reports.read(redis_client, settings)
@@ -61,9 +65,7 @@ def test_a_beat_drops_the_reports_of_workers_no_longer_alive(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
     worker_id = f"host-{uuid.uuid4().hex[:6]}:123"
-    report = worker_reports.WorkerReport(
-        pid=123, at=0.0, rss_bytes=1, sandbox_rss_bytes=0, pages_per_s=0.0
-    )
+    report = _report()
     reports = key(settings, "worker-stats")
     redis_client.hset(reports, "dead-host:1", report.to_json())  # a report, no liveness
     try:
