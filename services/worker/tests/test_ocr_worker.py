@@ -55,7 +55,7 @@ def ocr_worker(
 def finished(db: Database, job_id: str) -> tuple[list[tuple[int, str, int]], dict[int, PageRead]]:
     job = tj.wait_terminal(db, job_id, timeout=240)
     assert job.status == JobStatus.SUCCEEDED, job.error_message
-    return tj.pages(db, job_id), tj.page_reads(db, job_id)
+    return tj.recorded(db, job_id)
 
 
 def test_auto_reads_the_scanned_page_and_keeps_the_text_layer(
