@@ -98,3 +98,13 @@ class BurnTask:
         while time.process_time() - start < self.cpu_s:
             pass
         return time.process_time()
+
+
+@dataclass(frozen=True)
+class GcTask:
+    """(objects frozen, objects the collector still tracks) in the process."""
+
+    def run(self) -> tuple[int, int]:
+        import gc
+
+        return gc.get_freeze_count(), len(gc.get_objects())
