@@ -27,7 +27,7 @@ from .rss import descendants
 
 UPLOADS = 300
 SMALL_JOBS = 60
-BIG_PAGES = 200
+BIG_PAGES = 2000  # 10 parts at PART_PAGES=20: a PDFium part holds 200 pages
 IDLE_S = 10.0
 
 

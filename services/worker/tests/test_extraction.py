@@ -61,6 +61,14 @@ def test_a_large_document_is_planned_into_parts_that_read_the_source(
     assert [(n, text.strip()) for n, text in texts] == [(n, page_text(n)) for n in last.pages]
 
 
+def test_a_pdfium_document_takes_ten_times_the_pages_per_part(tmp_path: Path) -> None:
+    # 25 PDFium text pages weigh 2.5 pdfminer pages: one part, extracted in the planning call.
+    plan = plan_of(tmp_path, make_pdf(25), engine="pdfium")
+    assert [p.pages for p in plan.parts] == [list(range(1, 26))] and plan.texts is not None
+    big = plan_of(tmp_path, make_pdf(101), engine="pdfium", max_pages=200)
+    assert len(big.parts) == 2 and big.texts is None  # PART_PAGES=10
+
+
 def test_the_pages_option_selects_pages_and_one_selecting_none_fails(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, make_pdf(30), pages="2-3,25,99")
     assert [p.pages for p in plan.parts] == [[2, 3, 25]]

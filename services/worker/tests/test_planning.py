@@ -50,6 +50,13 @@ def test_part_count_follows_part_pages() -> None:
     assert planning.part_count([1], 10) == 1
 
 
+def test_a_pdfium_text_page_weighs_a_tenth_and_an_ocr_page_the_same_for_both() -> None:
+    assert planning.part_count(list(range(100)), 10, engine="pdfium") == 1
+    assert planning.part_count(list(range(101)), 10, engine="pdfium") == 2
+    # 99 text pages at a tenth, one OCR page at OCR_PAGE_WEIGHT: 19.9 pages, 2 parts of 10.
+    assert planning.part_count(list(range(100)), 10, {5}, engine="pdfium") == 2
+
+
 def test_denser_pages_cost_more() -> None:
     pdf = _pdf(make_pdf(1, lines=1))
     light = planning.page_costs(pdf, [1])[1]

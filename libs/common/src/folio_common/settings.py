@@ -371,7 +371,8 @@ class Settings:
         "PART_PAGES",
         _parse_int,
         20,
-        "pages per part on average; larger documents are cut by estimated cost and fanned out",
+        "pdfminer pages per part on average (a PDFium page counts a tenth, an OCR page 10); "
+        "larger documents are cut by estimated cost and fanned out",
     )
     ocr_languages: str = setting(
         "OCR_LANGUAGES",

@@ -136,7 +136,7 @@ def inspect(
 ) -> Plan:
     """Describe the document and cut the selected pages into parts.
 
-    A document that fits in one part (``part_pages``, an OCR page counting for more) is
+    A document that fits in one part (``part_pages``, weighed by engine and OCR) is
     one part and, with ``engine``, the text of its text-layer pages is extracted right
     away: one sandbox call for a small job. A larger one is cut into parts of about equal
     estimated cost (:mod:`.planning`), each reading its pages from the source: nothing
@@ -176,7 +176,7 @@ def inspect(
         plan.ocr_pages = ocr_pages.needs_ocr(
             ocr, path, password, selected, [n - 1 for n in selected], pdf
         )
-        count = planning.part_count(selected, part_pages, plan.ocr_pages)
+        count = planning.part_count(selected, part_pages, plan.ocr_pages, engine or "pdfminer")
         if count == 1:
             plan.parts.append(PartPlan(selected))
             if engine is not None:
