@@ -7,8 +7,6 @@ Building them opens none: the first request (or health probe) does.
 
 from __future__ import annotations
 
-import logging
-
 import falcon
 from folio_common.bootstrap import start_process
 from folio_common.connections import Connections, Role
@@ -20,9 +18,6 @@ from folio_api.metrics import InstrumentedQueuePool
 
 def build_app(settings: Settings) -> falcon.App[falcon.Request, falcon.Response]:
     """The app with real dependencies, built from ``settings``."""
-    # The access line comes from RequestContext (with route and request id); gunicorn's
-    # own would duplicate it. (start_process re-applied the shared levels.)
-    logging.getLogger("gunicorn.access").setLevel(logging.WARNING)
     # The instrumented pool times checkouts and keeps the pool gauges of /metrics current.
     conns = Connections.for_role(settings, Role.API, poolclass=InstrumentedQueuePool)
     return create_app(settings, conns.db, conns.redis, conns.broker, conns.blobs)
