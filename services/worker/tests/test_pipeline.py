@@ -33,6 +33,16 @@ def test_small_job_succeeds_with_each_page_text(
     assert job.metadata["page_count"] == 3 and job.parts_total == 1
     assert job.pages_done == job.pages_total == 3
 
+    # The pages are on the "job finished" line (written just after the commit): no
+    # "part done" line for a job of one part.
+    def logged() -> list[dict[str, object]]:
+        return [json.loads(line) for line in worker.log_text().splitlines() if job_id in line]
+
+    wait_until(lambda: any(line["message"] == "job finished" for line in logged()), timeout=10)
+    lines = logged()
+    assert [line["message"] for line in lines] == ["job claimed", "job finished"]
+    assert lines[-1]["pages"] == 3
+
 
 def test_large_job_is_split_into_parts_and_every_page_lands_once(
     settings: Settings, db: Database, worker: Service
