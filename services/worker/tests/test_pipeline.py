@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from typing import Any
 
 import pytest
 from folio_common import jobs
@@ -35,12 +36,9 @@ def test_small_job_succeeds_with_each_page_text(
 
     # The pages are on the "job finished" line (written just after the commit): no
     # "part done" line for a job of one part.
-    def logged() -> list[dict[str, object]]:
-        return [json.loads(line) for line in worker.log_text().splitlines() if job_id in line]
-
-    wait_until(lambda: any(line["message"] == "job finished" for line in logged()), timeout=10)
-    lines = logged()
-    assert [line["message"] for line in lines] == ["job claimed", "job finished"]
+    wait_until(lambda: "job finished" in messages(job_log(worker, job_id)), timeout=10)
+    lines = job_log(worker, job_id)
+    assert messages(lines) == ["job claimed", "job finished"]
     assert lines[-1]["pages"] == 3
 
 
@@ -55,8 +53,7 @@ def test_large_job_is_split_into_parts_and_every_page_lands_once(
     assert [n for n, _, _ in pages] == list(range(1, 46))
     assert all(text.strip() == page_text(n) for n, text, _ in pages)
     # Parts read the source (no part blobs), downloaded once by the one worker process.
-    lines = [json.loads(line) for line in worker.log_text().splitlines() if job_id in line]
-    assert sum(line["message"] == "source downloaded" for line in lines) == 1
+    assert messages(job_log(worker, job_id)).count("source downloaded") == 1
 
 
 def test_an_encrypted_large_job_is_split_and_its_parts_open_the_source(
@@ -170,7 +167,9 @@ def test_cancelled_job_stops_at_the_next_boundary(
     wait_until(endless_part_running, timeout=60, interval=0.05)
     cancelled = tj.end(db, settings, job_id, JobStatus.CANCELLED)
     assert cancelled is not None
-    wait_until(lambda: '"job cancelled while running"' in worker_lines(worker, job_id), timeout=30)
+    wait_until(
+        lambda: "job cancelled while running" in messages(job_log(worker, job_id)), timeout=30
+    )
     job = db.transaction(jobs.get_job, job_id)
     assert (job.status, job.error_code) == (JobStatus.CANCELLED, "cancelled")
     assert job.pages_done == 30  # nothing recorded after the cancel
@@ -194,9 +193,13 @@ def test_normal_documents_log_no_warning_and_each_line_names_its_job(
     assert (permission["job_id"], permission["request_id"]) == (restricted, f"req-{restricted[:8]}")
 
 
-def worker_lines(worker: Service, job_id: str) -> str:
-    """The worker's log lines about one job."""
-    return "\n".join(line for line in worker.log_text().splitlines() if job_id in line)
+def job_log(worker: Service, job_id: str) -> list[dict[str, Any]]:
+    """The worker's log lines about one job, parsed."""
+    return [json.loads(line) for line in worker.log_text().splitlines() if job_id in line]
+
+
+def messages(lines: list[dict[str, Any]]) -> list[str]:
+    return [line["message"] for line in lines]
 
 
 def test_healthcheck_reports_a_live_worker_on_this_host(
