@@ -131,9 +131,10 @@ def part_count(
     """How many parts: as many as ``part_pages`` pdfminer pages per part would give
     (``PART_PAGES``), a PDFium text page counting as a tenth of one and an OCR page as
     :data:`OCR_PAGE_WEIGHT`."""
+    page = TEXT_PAGE_TENTHS["pdfminer"]  # the unit PART_PAGES counts in
     ocr = len(set(ocr_pages) & set(selected))
-    tenths = TEXT_PAGE_TENTHS[engine] * (len(selected) - ocr) + 10 * OCR_PAGE_WEIGHT * ocr
-    per_part = 10 * max(1, part_pages)
+    tenths = TEXT_PAGE_TENTHS[engine] * (len(selected) - ocr) + page * OCR_PAGE_WEIGHT * ocr
+    per_part = page * max(1, part_pages)
     return max(1, min(len(selected), -(-tenths // per_part)))  # integer ceiling
 
 
