@@ -78,6 +78,18 @@ def test_small_upload_cut_at_its_one_statement(proxied, db, when):
     _check_one_job(api, db, body, result)
 
 
+def test_an_upload_sends_its_source_once(proxied, db):
+    """The one statement carries the chunk once (hex-encoded: twice its size); a second
+    mention of its parameter would send it again."""
+    proxy, api = proxied
+    api.submit_raw(make_pdf(1, title="warm the pool"))
+    body = make_pdf(1) + b"\n%" + b"x" * 200_000 + b"\n"
+    before = proxy.counters()[1]
+    _check_one_job(api, db, body, api.submit_raw(body))
+    sent = proxy.counters()[1] - before
+    assert 2 * len(body) < sent < 2 * len(body) + 8_000
+
+
 @pytest.mark.parametrize(
     "marker",
     [b"BEGIN", b"INSERT INTO jobs", b"INSERT INTO blobs (key, seq, data) VALUES", b"COMMIT"],

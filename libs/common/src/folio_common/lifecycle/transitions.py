@@ -105,7 +105,7 @@ def submit(
             RETURNING {JOB_COLUMNS}
         ), source AS (
             INSERT INTO blobs (key, seq, data)
-            SELECT :key, 0, CAST(:data AS bytea) FROM job WHERE CAST(:data AS bytea) IS NOT NULL
+            SELECT :key, 0, CAST(:data AS bytea) FROM job WHERE CAST(:has_data AS boolean)
         )
         SELECT {JOB_COLUMNS} FROM job
         """,
@@ -122,6 +122,9 @@ def submit(
         request_id=request_id,
         key=source_key(job_id),
         data=first,
+        # Not `:data IS NOT NULL`: psycopg2 binds client-side, so each mention of :data
+        # sends the chunk again (hex-encoded, twice its size).
+        has_data=first is not None,
     )
     if job is None:
         return Step(None)
