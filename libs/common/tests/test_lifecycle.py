@@ -278,6 +278,7 @@ def test_announce_wakes_waiters_and_queues_the_webhook_once_after_commit_only(
         failed = lifecycle.run(transitions.fail, BLOBS, lifecycle.settings, job.id, error)
         assert failed is not None
         assert listener.wait(5)
+        assert listener.finished_job(job.owner) == get(db, job.id)  # the event carries it
         assert not listener.wait(0.3)  # once
     hub.close()
     assert _ready(lifecycle, WEBHOOKS_QUEUE) == 1

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from folio_common import notify, worker_reports
+from folio_common.jobs import Job
+from folio_common.lifecycle.states import JobStatus
+from folio_common.options import JobOptions
 from folio_common.redis_client import key, redis_url, tls_options
 from folio_common.settings import Settings
 
@@ -85,14 +91,16 @@ def test_the_hub_hears_a_completion_published_after_it_registered(
     try:
         with hub.listen(job_id) as listener, hub.listen(other) as bystander:
             assert hub.subscribed
+            # An event without the job (an older release's) still wakes its waiter.
             timer = threading.Timer(
-                0.2, notify.publish_done, (redis_client, settings, job_id, "succeeded")
+                0.2, redis_client.publish, (notify.channel(settings, job_id), b"succeeded")
             )
             timer.start()
             started = time.monotonic()
             assert listener.wait(5.0)
             assert time.monotonic() - started < 2.0
             timer.join()
+            assert listener.finished_job("tester") is None  # the waiter reads the job
             assert not bystander.wait(0.2)  # another job's waiter is not woken
             # More waits share the hub's one connection: none opens its own.
             before = len(redis_client.client_list(_type="pubsub"))
@@ -100,6 +108,44 @@ def test_the_hub_hears_a_completion_published_after_it_registered(
                 for _ in range(5):
                     more.enter_context(hub.listen(str(uuid.uuid4())))
                 assert len(redis_client.client_list(_type="pubsub")) == before
+    finally:
+        hub.close()
+
+
+def _finished_job(**changes: Any) -> Job:
+    now = datetime.now(UTC)
+    job = Job(
+        id=str(uuid.uuid4()), owner="tester", status=JobStatus.SUCCEEDED, engine="pdfium",
+        options=JobOptions(pages="1", password="s3cret"), filename="a.pdf", size_bytes=10,
+        sha256="0" * 64, page_count=1, pages_total=1, pages_done=1, parts_total=1,
+        parts_done=1, attempts=1, error_code=None, error_message=None,
+        metadata={"title": "T"}, idempotency_key=None, callback_url=None, request_id="r",
+        created_at=now, updated_at=now, enqueued_at=now, started_at=now, finished_at=now,
+        heartbeat_at=now, expires_at=None, purged_at=None,
+    )  # fmt: skip
+    return dataclasses.replace(job, **changes)
+
+
+def test_a_completion_event_carries_the_finished_job_without_its_password(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    hub = notify.CompletionHub(redis_client, settings)
+    job = _finished_job()
+    try:
+        with hub.listen(job.id) as listener:
+            notify.publish_done(redis_client, settings, job)
+            assert listener.wait(5.0)
+            assert listener.event is not None and b"s3cret" not in listener.event
+            assert listener.finished_job("tester") == dataclasses.replace(
+                job, options=JobOptions(pages="1")
+            )
+            assert listener.finished_job("another-key") is None
+        # A job too large for an event (long metadata) is announced by its status alone.
+        large = _finished_job(metadata={"title": "x" * notify.MAX_EVENT_BYTES})
+        with hub.listen(large.id) as listener:
+            notify.publish_done(redis_client, settings, large)
+            assert listener.wait(5.0)
+            assert (listener.event, listener.finished_job("tester")) == (b"succeeded", None)
     finally:
         hub.close()
 
@@ -123,7 +169,7 @@ def test_publish_and_listen_survive_an_unreachable_redis(env: dict[str, str]) ->
 
     settings = Settings.from_env({**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     client = create_redis(settings)
-    notify.publish_done(client, settings, "job", "succeeded")  # logged, not raised
+    notify.publish_done(client, settings, _finished_job())  # logged, not raised
     hub = notify.CompletionHub(client, settings)
     try:
         with hub.listen("job") as listener:

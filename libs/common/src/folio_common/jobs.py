@@ -69,6 +69,25 @@ class Job:
         value = values.pop(column)
         return cls._from_values(values), value
 
+    def to_json(self) -> dict[str, Any]:
+        """The job as JSON values, its options without the password (a completion event
+        carries it: :mod:`folio_common.notify`)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["options"] = dataclasses.replace(self.options, password=None).to_json()
+        for name in _TIMES:
+            if values[name] is not None:
+                values[name] = values[name].isoformat()
+        return values
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Job:
+        """:meth:`to_json`'s values read back; KeyError or ValueError if they are not."""
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+        for name in _TIMES:
+            if values[name] is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        return cls._from_values(values)
+
     @classmethod
     def _from_values(cls, values: dict[str, Any]) -> Job:
         values["id"] = str(values["id"])
@@ -100,6 +119,8 @@ PART_COLUMNS = "job_id, part_no, pages, blob_key, ocr_pages"
 
 
 JOB_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Job))
+#: The fields :meth:`Job.to_json` writes as ISO 8601 strings.
+_TIMES = tuple(f.name for f in dataclasses.fields(Job) if str(f.type).startswith("datetime"))
 
 
 def one_job(conn: Connection, sql: str, **params: Any) -> Job | None:

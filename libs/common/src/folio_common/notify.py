@@ -1,5 +1,10 @@
 """Job completion events over Redis pub/sub, so long-polls wait without a database connection.
 
+An event carries the finished job (:meth:`~folio_common.jobs.Job.to_json`, no password),
+so a woken waiter answers without reading the job again: one PostgreSQL round trip less
+per waiter. An event it cannot use (one larger than :data:`MAX_EVENT_BYTES`, or from a
+release that sent only the status) just makes it read the job, as before.
+
 Publishing is best effort: a waiter that misses an event (Redis down) still re-reads the
 job when its wait ends, and waits in short slices so it notices within a second. Each
 process listens through one :class:`CompletionHub`.
@@ -8,6 +13,7 @@ process listens through one :class:`CompletionHub`.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -16,6 +22,7 @@ from typing import Any
 import redis
 import structlog
 
+from .jobs import Job
 from .redis_client import key
 from .settings import Settings
 
@@ -26,11 +33,19 @@ def channel(settings: Settings, job_id: str) -> str:
     return key(settings, "job-done", job_id)
 
 
-def publish_done(client: redis.Redis, settings: Settings, job_id: str, status: str) -> None:
+#: Largest event with the job in it (its metadata can be long); a larger job is announced
+#: by its status alone, and its waiters read it.
+MAX_EVENT_BYTES = 16 * 1024
+
+
+def publish_done(client: redis.Redis, settings: Settings, job: Job) -> None:
+    event = json.dumps(job.to_json()).encode()
+    if len(event) > MAX_EVENT_BYTES:
+        event = job.status.encode()
     try:
-        client.publish(channel(settings, job_id), status)
+        client.publish(channel(settings, job.id), event)
     except redis.RedisError as exc:
-        log.warning("could not publish job completion", job_id=job_id, error=type(exc).__name__)
+        log.warning("could not publish job completion", job_id=job.id, error=type(exc).__name__)
 
 
 #: Longest the first wait of a process waits for the hub's subscription.
@@ -43,9 +58,16 @@ UNSUBSCRIBED_SLICE_S = 0.5
 class Listener:
     """One waiter's view of the hub: :meth:`wait` for its job's completion."""
 
-    def __init__(self, hub: CompletionHub, event: threading.Event) -> None:
+    def __init__(self, hub: CompletionHub) -> None:
         self._hub = hub
-        self._event = event
+        self._event = threading.Event()
+        #: The last completion event heard for the job (set by the hub's thread).
+        self.event: bytes | None = None
+
+    def wake(self, event: bytes | None = None) -> None:
+        if event is not None:
+            self.event = event
+        self._event.set()
 
     def wait(self, timeout_s: float) -> bool:
         """True when a completion (or a reason to look again) arrived; False on timeout,
@@ -55,6 +77,16 @@ class Listener:
         arrived = self._event.wait(max(0.0, timeout_s))
         self._event.clear()
         return arrived
+
+    def finished_job(self, owner: str) -> Job | None:
+        """The job the completion event carried, if it did and ``owner`` owns it."""
+        if self.event is None:
+            return None
+        try:
+            job = Job.from_json(json.loads(self.event))
+        except (ValueError, KeyError, TypeError):  # a status alone, or another release's
+            return None
+        return job if job.owner == owner and job.is_terminal else None
 
 
 class CompletionHub:
@@ -73,7 +105,7 @@ class CompletionHub:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self._client = client
         self._prefix = channel(settings, "")
-        self._waiters: dict[str, set[threading.Event]] = {}
+        self._waiters: dict[str, set[Listener]] = {}
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._stopped = threading.Event()
@@ -86,9 +118,9 @@ class CompletionHub:
     @contextlib.contextmanager
     def listen(self, job_id: str) -> Iterator[Listener]:
         """Register for ``job_id``'s completion for the duration of the block."""
-        event = threading.Event()
+        listener = Listener(self)
         with self._lock:
-            self._waiters.setdefault(job_id, set()).add(event)
+            self._waiters.setdefault(job_id, set()).add(listener)
             first = self._thread is None
             if first:
                 self._thread = threading.Thread(
@@ -98,13 +130,13 @@ class CompletionHub:
         if first:  # the subscription is made once per process: let it be in place
             self._subscribed.wait(FIRST_SUBSCRIBE_S)
         try:
-            yield Listener(self, event)
+            yield listener
         finally:
             with self._lock:
-                events = self._waiters.get(job_id)
-                if events is not None:
-                    events.discard(event)
-                    if not events:
+                listeners = self._waiters.get(job_id)
+                if listeners is not None:
+                    listeners.discard(listener)
+                    if not listeners:
                         del self._waiters[job_id]
 
     def close(self) -> None:
@@ -130,7 +162,7 @@ class CompletionHub:
                             self._wake_all()
                         ever_subscribed, delay_s = True, 0.1
                     elif message["type"] == "pmessage":
-                        self._wake(message["channel"])
+                        self._wake(message["channel"], message["data"])
             except (redis.RedisError, OSError, ValueError) as exc:
                 # ValueError: the client's pool was closed under the read (a shutdown).
                 if self._subscribed.is_set():
@@ -144,15 +176,15 @@ class CompletionHub:
                     pubsub.close()
         self._subscribed.clear()
 
-    def _wake(self, name: bytes | str) -> None:
+    def _wake(self, name: bytes | str, event: bytes) -> None:
         name = name.decode() if isinstance(name, bytes) else name
         with self._lock:
-            events = list(self._waiters.get(name.removeprefix(self._prefix), ()))
-        for event in events:
-            event.set()
+            listeners = list(self._waiters.get(name.removeprefix(self._prefix), ()))
+        for listener in listeners:
+            listener.wake(event)
 
     def _wake_all(self) -> None:
         with self._lock:
-            events = [event for events in self._waiters.values() for event in events]
-        for event in events:
-            event.set()
+            listeners = [one for listeners in self._waiters.values() for one in listeners]
+        for listener in listeners:
+            listener.wake()

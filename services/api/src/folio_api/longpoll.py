@@ -2,8 +2,9 @@
 
 A waiting request holds no database connection: it subscribes to the job's completion
 channel *first*, then reads the job (one SELECT on an autocommit connection: one round
-trip, not BEGIN, SELECT and COMMIT), then blocks on Redis; every wake-up (an event, or a
-one-second slice when Redis is unreachable) reads it again the same way. Holding a pooled
+trip, not BEGIN, SELECT and COMMIT), then blocks on Redis. The completion event carries
+the finished job, which is the answer; any other wake-up (a one-second slice when Redis
+is unreachable, an event without the job) reads it again the same way. Holding a pooled
 connection for the wait would let a handful of long-polls starve every other request.
 
 A wait still holds a request thread, so waits are capped per process, in total
@@ -115,9 +116,12 @@ class JobWaiter:
     def _wait(self, job_id: str, owner: str, timeout_s: float) -> jobs.Job | None:
         deadline = time.monotonic() + timeout_s
         with self._hub.listen(job_id) as listener:
+            job = self._db.statement(jobs.get_job, job_id, owner)
             while True:
-                job = self._db.statement(jobs.get_job, job_id, owner)
                 remaining = deadline - time.monotonic()
                 if job is None or job.is_terminal or remaining <= 0:
                     return job
                 listener.wait(min(remaining, RECHECK_S))
+                job = listener.finished_job(owner) or self._db.statement(
+                    jobs.get_job, job_id, owner
+                )

@@ -110,6 +110,7 @@ class Lifecycle:
             log.warning("could not clear enqueued_at", job_id=job_id, error=type(exc).__name__)
 
     def _announce(self, job: Job) -> None:
+        publish_done(self.redis, self.settings, job)  # first: a client is waiting on it
         duration = (job.finished_at - job.created_at).total_seconds() if job.finished_at else None
         log.info(
             "job finished",
@@ -120,6 +121,5 @@ class Lifecycle:
             attempts=job.attempts,
             duration_s=duration,
         )
-        publish_done(self.redis, self.settings, job.id, job.status)
         if job.callback_url:
             self._send(webhook_message(job.id, job.request_id), job.id)
