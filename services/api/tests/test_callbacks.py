@@ -71,5 +71,10 @@ def test_the_delivery_state_is_shown_on_the_job(api):
         2,
         204,
     )
+    with api.db.engine.connect() as conn:
+        last = conn.exec_driver_sql(
+            "SELECT max(created_at) FROM webhook_deliveries WHERE job_id = %s", (job_id,)
+        ).scalar()
+    assert delivered["last_attempt_at"] == last.isoformat()  # as every other time shown
     other = api.new_job()
     assert "webhook" not in api.get(f"/api/v1/jobs/{other}").json  # no callback, no state

@@ -3,10 +3,12 @@ so a client whose callback never arrives can see why (refused, retrying, given u
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from .jobs import JOB_COLUMNS, Job
 from .queries import query
 
 #: Not tried yet (the job is not finished, or its delivery is queued).
@@ -20,17 +22,42 @@ FAILED = "failed"
 REFUSED = "refused"
 
 
-def webhook_document(conn: Connection, job_id: str, max_attempts: int) -> dict[str, Any]:
-    """``{"state", "attempts", "last_status_code", "last_error", "last_attempt_at"}``."""
+def _last_attempt(job_id: str) -> str:
+    """SQL: the last delivery attempt of the job ``job_id`` names, with how many there
+    were, as one JSON value (NULL before the first attempt)."""
+    return f"""(SELECT to_jsonb(w) FROM (
+                   SELECT attempt, status_code, error, delivered, created_at,
+                          count(*) OVER () AS tries
+                   FROM webhook_deliveries d WHERE d.job_id = {job_id}
+                   ORDER BY d.id DESC LIMIT 1) w)"""
+
+
+def job_and_webhook(
+    conn: Connection, job_id: str, owner: str, max_attempts: int
+) -> tuple[Job, dict[str, Any] | None] | None:
+    """``owner``'s job and, when it has a callback, where its webhook stands: one
+    statement, one snapshot. None when there is no such job."""
     row = conn.execute(
         query(
-            """SELECT attempt, status_code, error, delivered, created_at,
-                      count(*) OVER () AS tries
-               FROM webhook_deliveries WHERE job_id = :id ORDER BY id DESC LIMIT 1"""
+            f"""SELECT {JOB_COLUMNS}, {_last_attempt("jobs.id")} AS webhook
+                FROM jobs WHERE id = :id AND owner = :owner"""
         ),
-        {"id": job_id},
-    ).one_or_none()
+        {"id": job_id, "owner": owner},
+    ).first()
     if row is None:
+        return None
+    job, last = Job.from_row_and(row, "webhook")
+    return job, _document(last, max_attempts) if job.callback_url else None
+
+
+def webhook_document(conn: Connection, job_id: str, max_attempts: int) -> dict[str, Any]:
+    """``{"state", "attempts", "last_status_code", "last_error", "last_attempt_at"}``."""
+    last = conn.execute(query(f"SELECT {_last_attempt(':id')}"), {"id": job_id}).scalar()
+    return _document(last, max_attempts)
+
+
+def _document(last: dict[str, Any] | None, max_attempts: int) -> dict[str, Any]:
+    if last is None:
         return {
             "state": PENDING,
             "attempts": 0,
@@ -38,18 +65,19 @@ def webhook_document(conn: Connection, job_id: str, max_attempts: int) -> dict[s
             "last_error": None,
             "last_attempt_at": None,
         }
-    if row.delivered:
+    if last["delivered"]:
         state = DELIVERED
-    elif (row.error or "").startswith("refused:"):
+    elif (last["error"] or "").startswith("refused:"):
         state = REFUSED
-    elif row.attempt >= max_attempts:
+    elif last["attempt"] >= max_attempts:
         state = FAILED
     else:
         state = RETRYING
     return {
         "state": state,
-        "attempts": int(row.tries),
-        "last_status_code": row.status_code,
-        "last_error": row.error,
-        "last_attempt_at": row.created_at.isoformat(),
+        "attempts": int(last["tries"]),
+        "last_status_code": last["status_code"],
+        "last_error": last["error"],
+        # JSON keeps PostgreSQL's text form: written as every other time in the API.
+        "last_attempt_at": datetime.fromisoformat(last["created_at"]).isoformat(),
     }

@@ -184,28 +184,22 @@ class JobResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         wait_s = preferred_wait(req, self._settings.max_wait_s)
-        if wait_s is None:  # a poll: the job and its webhook's state in one unit of work
-            job, webhook = self._db.transaction(self._read, str(job_id), req.context.owner)
-        else:
-            job = self._waiter.wait(str(job_id), req.context.owner, wait_s, resp)
-            webhook = None
-            if job is not None and job.callback_url:
-                webhook = self._db.transaction(self._webhook, job)
-        if job is None:
-            raise not_found()
-        resp.media = job_document(job, webhook)
-
-    def _read(
-        self, conn: Connection, job_id: str, owner: str
-    ) -> tuple[jobs.Job | None, dict[str, Any] | None]:
-        job = jobs.get_job(conn, job_id, owner)
-        return job, self._webhook(conn, job) if job is not None else None
-
-    def _webhook(self, conn: Connection, job: jobs.Job) -> dict[str, Any] | None:
-        if not job.callback_url:
-            return None
         attempts = self._settings.webhook_max_attempts
-        return webhook_state.webhook_document(conn, job.id, attempts)
+        if wait_s is None:  # a poll: the job and its webhook's state in one statement
+            found = self._db.statement(
+                webhook_state.job_and_webhook, str(job_id), req.context.owner, attempts
+            )
+            if found is None:
+                raise not_found()
+            job, webhook = found
+        else:
+            waited = self._waiter.wait(str(job_id), req.context.owner, wait_s, resp)
+            if waited is None:
+                raise not_found()
+            job, webhook = waited, None
+            if job.callback_url:
+                webhook = self._db.statement(webhook_state.webhook_document, job.id, attempts)
+        resp.media = job_document(job, webhook)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, job_id: uuid.UUID) -> None:
         cancelled = self._lifecycle.run(self._cancel_or_purge, str(job_id), req.context.owner)
