@@ -138,7 +138,7 @@ class JobsResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         status, limit, before = self._listing_params(req)
-        found = self._db.transaction(
+        found = self._db.statement(  # one SELECT: one round trip, no BEGIN and COMMIT
             jobs.list_jobs, req.context.owner, status=status, limit=limit + 1, before=before
         )
         page = found[:limit]
