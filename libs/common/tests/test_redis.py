@@ -135,7 +135,7 @@ def test_a_completion_event_carries_the_finished_job_without_its_password(
         with hub.listen(job.id) as listener:
             notify.publish_done(redis_client, settings, job)
             assert listener.wait(5.0)
-            assert listener.event is not None and b"s3cret" not in listener.event
+            assert listener.message is not None and b"s3cret" not in listener.message
             assert listener.finished_job("tester") == dataclasses.replace(
                 job, options=JobOptions(pages="1")
             )
@@ -145,7 +145,7 @@ def test_a_completion_event_carries_the_finished_job_without_its_password(
         with hub.listen(large.id) as listener:
             notify.publish_done(redis_client, settings, large)
             assert listener.wait(5.0)
-            assert (listener.event, listener.finished_job("tester")) == (b"succeeded", None)
+            assert (listener.message, listener.finished_job("tester")) == (b"succeeded", None)
     finally:
         hub.close()
 

@@ -39,11 +39,11 @@ MAX_EVENT_BYTES = 16 * 1024
 
 
 def publish_done(client: redis.Redis, settings: Settings, job: Job) -> None:
-    event = json.dumps(job.to_json()).encode()
-    if len(event) > MAX_EVENT_BYTES:
-        event = job.status.encode()
+    message = json.dumps(job.to_json()).encode()
+    if len(message) > MAX_EVENT_BYTES:
+        message = job.status.encode()
     try:
-        client.publish(channel(settings, job.id), event)
+        client.publish(channel(settings, job.id), message)
     except redis.RedisError as exc:
         log.warning("could not publish job completion", job_id=job.id, error=type(exc).__name__)
 
@@ -61,12 +61,12 @@ class Listener:
     def __init__(self, hub: CompletionHub) -> None:
         self._hub = hub
         self._event = threading.Event()
-        #: The last completion event heard for the job (set by the hub's thread).
-        self.event: bytes | None = None
+        #: The last completion message heard for the job (set by the hub's thread).
+        self.message: bytes | None = None
 
-    def wake(self, event: bytes | None = None) -> None:
-        if event is not None:
-            self.event = event
+    def wake(self, message: bytes | None = None) -> None:
+        if message is not None:
+            self.message = message
         self._event.set()
 
     def wait(self, timeout_s: float) -> bool:
@@ -79,11 +79,11 @@ class Listener:
         return arrived
 
     def finished_job(self, owner: str) -> Job | None:
-        """The job the completion event carried, if it did and ``owner`` owns it."""
-        if self.event is None:
+        """The job the completion message carried, if it did and ``owner`` owns it."""
+        if self.message is None:
             return None
         try:
-            job = Job.from_json(json.loads(self.event))
+            job = Job.from_json(json.loads(self.message))
         except (ValueError, KeyError, TypeError):  # a status alone, or another release's
             return None
         return job if job.owner == owner and job.is_terminal else None
@@ -176,12 +176,12 @@ class CompletionHub:
                     pubsub.close()
         self._subscribed.clear()
 
-    def _wake(self, name: bytes | str, event: bytes) -> None:
+    def _wake(self, name: bytes | str, message: bytes) -> None:
         name = name.decode() if isinstance(name, bytes) else name
         with self._lock:
             listeners = list(self._waiters.get(name.removeprefix(self._prefix), ()))
         for listener in listeners:
-            listener.wake(event)
+            listener.wake(message)
 
     def _wake_all(self) -> None:
         with self._lock:

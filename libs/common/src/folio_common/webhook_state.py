@@ -22,13 +22,13 @@ FAILED = "failed"
 REFUSED = "refused"
 
 
-def _last_attempt(job_id: str) -> str:
-    """SQL: the last delivery attempt of the job ``job_id`` names, with how many there
-    were, as one JSON value (NULL before the first attempt)."""
+def _last_attempt(job_ref: str) -> str:
+    """SQL: the last delivery attempt of the job whose id is the SQL ``job_ref`` (a column
+    or a parameter), with how many there were, as one JSON value (NULL before the first)."""
     return f"""(SELECT to_jsonb(w) FROM (
                    SELECT attempt, status_code, error, delivered, created_at,
                           count(*) OVER () AS tries
-                   FROM webhook_deliveries d WHERE d.job_id = {job_id}
+                   FROM webhook_deliveries d WHERE d.job_id = {job_ref}
                    ORDER BY d.id DESC LIMIT 1) w)"""
 
 
