@@ -127,8 +127,9 @@ def test_pool_stats_move_when_a_connection_is_checked_out(db: Database) -> None:
     assert set(after.as_dict()) == {"size", "checked_out", "checked_in", "overflow", "timeout_s"}
 
 
+@pytest.mark.parametrize("unit", ["transaction", "statement"])
 def test_statement_timeout_applies_per_transaction_and_is_not_retried(
-    env: dict[str, str],
+    env: dict[str, str], unit: str
 ) -> None:
     settings = Settings.from_env({**env, "DB_STATEMENT_TIMEOUT_MS": "200"})
     database = Database.from_settings(settings, application_name="folio-test-timeout")
@@ -142,7 +143,7 @@ def test_statement_timeout_applies_per_transaction_and_is_not_retried(
     try:
         started = time.monotonic()
         with pytest.raises(sqlalchemy.exc.OperationalError) as caught:
-            database.transaction(sleep_too_long)
+            getattr(database, unit)(sleep_too_long)
         assert caught.value.orig.pgcode == "57014"  # type: ignore[union-attr]
         assert attempts == 1
         assert time.monotonic() - started < 1.5
@@ -155,6 +156,29 @@ def test_statement_timeout_applies_per_transaction_and_is_not_retried(
 
 
 @pytest.mark.slow
+def test_a_statement_reads_rows_as_a_transaction_does(db: Database) -> None:
+    """:meth:`Database.statement` runs on the driver's connection (folio_common.dbapi):
+    its rows, values and errors are what SQLAlchemy gives in a transaction."""
+    sql = text(
+        """SELECT CAST(:id AS uuid) AS id, now() AS at, CAST('{"a": [1]}' AS jsonb) AS doc,
+                  CAST(:data AS bytea) AS data, ARRAY[1, 2] AS numbers, 100 % 7 AS rest
+           FROM generate_series(1, :n)"""
+    )
+    params = {"id": "7a1e5b7e-9a4b-4c1e-8c53-0f6a0c8f2f11", "data": b"\x00%PDF", "n": 2}
+
+    def rows(conn: Connection) -> list[dict[str, Any]]:
+        return [row._asdict() | {"at": None} for row in conn.execute(sql, params)]
+
+    assert db.statement(rows) == db.transaction(rows)
+    row = db.statement(lambda conn: conn.execute(sql, params | {"n": 1}).one())
+    assert (row.doc, bytes(row.data), row.numbers, row.rest) == ({"a": [1]}, b"\x00%PDF", [1, 2], 2)
+    with pytest.raises(sqlalchemy.exc.NoResultFound):
+        db.statement(lambda conn: conn.execute(sql, params | {"n": 0}).one())
+    with pytest.raises(sqlalchemy.exc.ProgrammingError):  # the driver's error, as SQLAlchemy's
+        db.statement(lambda conn: conn.execute(text("SELECT no_such_column")))
+    assert db.stats().checked_out == 0
+
+
 def test_exhausted_pool_raises_only_pool_timeout_errors(env: dict[str, str]) -> None:
     settings = Settings.from_env(
         {**env, "DB_POOL_SIZE": "1", "DB_MAX_OVERFLOW": "0", "DB_POOL_TIMEOUT": "0.2"}

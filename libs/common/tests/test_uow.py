@@ -113,7 +113,8 @@ def test_connection_killed_mid_transaction_is_retried_and_commits_once(
     assert "attempt" not in retries[0]["work"]
 
 
-def test_integrity_error_is_not_retried(db: Database, json_logs: JsonLines) -> None:
+@pytest.mark.parametrize("unit", ["transaction", "statement"])
+def test_integrity_error_is_not_retried(db: Database, json_logs: JsonLines, unit: str) -> None:
     key = f"uow/{uuid.uuid4()}"
     db.transaction(_insert, key, policy=FAST)
     attempts = 0
@@ -124,7 +125,7 @@ def test_integrity_error_is_not_retried(db: Database, json_logs: JsonLines) -> N
         _insert(conn, key)
 
     with pytest.raises(sqlalchemy.exc.IntegrityError):
-        db.transaction(duplicate, policy=FAST)
+        getattr(db, unit)(duplicate, policy=FAST)
     assert attempts == 1
     assert _count(db, key) == 1
     assert not json_logs.lines("folio.uow")

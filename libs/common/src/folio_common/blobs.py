@@ -12,6 +12,7 @@ from typing import BinaryIO, Protocol
 
 from sqlalchemy import Connection
 
+from .dbapi import Executes
 from .queries import query
 
 #: Bytes per stored chunk: large enough to keep row overhead small, small enough for memory.
@@ -51,9 +52,7 @@ def read_file_chunks(fh: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
         yield chunk
 
 
-def append_chunks(
-    conn: Connection, key: str, chunks: Iterable[bytes], *, first_seq: int = 0
-) -> int:
+def append_chunks(conn: Executes, key: str, chunks: Iterable[bytes], *, first_seq: int = 0) -> int:
     """Insert ``chunks`` (already cut to :data:`CHUNK_SIZE`) as the object's chunks from
     ``first_seq`` on, one statement each; the bytes written."""
     insert = query("INSERT INTO blobs (key, seq, data) VALUES (:key, :seq, :data)")

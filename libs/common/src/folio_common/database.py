@@ -16,27 +16,26 @@ Why each knob is set (see docs/deployment/railway.md for sizing):
   query string, atomic as PostgreSQL's implicit transaction, in ONE round trip instead of
   BEGIN, the statement and COMMIT (research/frontdoor.md §7: 0.68 ms against 1.28 ms on
   loopback). It borrows a connection of the same pool (no extra connection, so the
-  connection budget holds) and switches the driver's autocommit on for that one unit —
-  not SQLAlchemy's AUTOCOMMIT isolation level, whose reset at check-in raises on a
-  connection killed meanwhile and then never returns the connection to the pool.
+  connection budget holds), switches the driver's autocommit on for that one unit — not
+  SQLAlchemy's AUTOCOMMIT isolation level, whose reset at check-in raises on a connection
+  killed meanwhile and then never returns the connection to the pool — and sends the
+  string on the driver's connection (:mod:`folio_common.dbapi`).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import psycopg2
-import psycopg2.extensions
 import sqlalchemy
 import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.pool import NullPool
 
+from . import dbapi
 from .settings import Settings
-from .uow import RetryPolicy, run_in_transaction
+from .uow import RetryPolicy, run_in_transaction, run_retried
 
 T = TypeVar("T")
 
@@ -120,42 +119,20 @@ def timed_view(engine: Engine, statement_timeout_ms: int = 0) -> Engine:
     query string: the same round trip, where a ``SET LOCAL`` of its own cost one more per
     transaction. It lasts until the transaction (or one string's implicit one) ends.
     """
-    view = engine.execution_options()
-    if statement_timeout_ms:
-        prefix = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+    if not statement_timeout_ms:
+        return engine.execution_options()
+    prefix = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+    # Statements (folio_common.dbapi) read the prefix from the view; transactions get it
+    # from the event.
+    view = engine.execution_options(**{dbapi.PREFIX_OPTION: prefix})
 
-        @event.listens_for(view, "before_cursor_execute", retval=True)
-        def _timeout(
-            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
-        ) -> tuple[str, Any]:
-            return prefix + statement, params
+    @event.listens_for(view, "before_cursor_execute", retval=True)
+    def _timeout(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> tuple[str, Any]:
+        return prefix + statement, params
 
     return view
-
-
-def _autocommitted(work: Callable[..., T]) -> Callable[..., T]:
-    """``work`` with the driver's autocommit on: psycopg2 then sends no BEGIN, and each
-    query string commits on its own. Switched off again before the connection goes back
-    to the pool; on a connection that died meanwhile that fails, and SQLAlchemy discards
-    the connection at check-in (its rollback there fails too, which it handles)."""
-
-    def unit(conn: Connection, *args: Any, **kwargs: Any) -> T:
-        raw: Any = conn.connection.driver_connection
-        try:
-            if raw.status != psycopg2.extensions.STATUS_READY:
-                raw.rollback()  # something began a transaction already (a pre-ping)
-            raw.autocommit = True
-        except psycopg2.Error as exc:  # closed under us: a fresh connection, please
-            conn.invalidate()
-            raise sqlalchemy.exc.OperationalError("autocommit", None, exc) from exc
-        try:
-            return work(conn, *args, **kwargs)
-        finally:
-            with contextlib.suppress(psycopg2.Error):
-                raw.autocommit = False
-
-    unit.__qualname__ = getattr(work, "__qualname__", "work")
-    return unit
 
 
 class Database:
@@ -208,12 +185,8 @@ class Database:
         nothing) — and be safe to repeat: a retry after a commit whose answer was lost
         runs it again (the caller makes the repeat detectable, e.g. by a fixed key).
         """
-        return run_in_transaction(
-            self.timed_engine,
-            _autocommitted(work),
-            *args,
-            policy=policy or self.policy,
-            **kwargs,
+        return run_retried(
+            dbapi.attempt, self.timed_engine, work, *args, policy=policy or self.policy, **kwargs
         )
 
     def transaction(

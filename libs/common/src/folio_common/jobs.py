@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from .dbapi import Executes
 from .lifecycle.states import TERMINAL, JobStatus
 from .options import JobOptions
 from .queries import query
@@ -123,17 +124,17 @@ JOB_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Job))
 _TIMES = tuple(f.name for f in dataclasses.fields(Job) if str(f.type).startswith("datetime"))
 
 
-def one_job(conn: Connection, sql: str, **params: Any) -> Job | None:
+def one_job(conn: Executes, sql: str, **params: Any) -> Job | None:
     """The job ``sql`` returns (it selects :data:`JOB_COLUMNS`), or None."""
     row = conn.execute(query(sql), params).first()
     return Job.from_row(row) if row is not None else None
 
 
-def many_jobs(conn: Connection, sql: str, **params: Any) -> list[Job]:
+def many_jobs(conn: Executes, sql: str, **params: Any) -> list[Job]:
     return [Job.from_row(row) for row in conn.execute(query(sql), params)]
 
 
-def get_job(conn: Connection, job_id: str, owner: str | None = None) -> Job | None:
+def get_job(conn: Executes, job_id: str, owner: str | None = None) -> Job | None:
     """The job, or None when it does not exist or (with ``owner``) belongs to another."""
     return one_job(
         conn,
@@ -169,7 +170,7 @@ def find_submitted(conn: Connection, job_id: str, owner: str, key: str | None) -
 
 
 def list_jobs(
-    conn: Connection,
+    conn: Executes,
     owner: str,
     *,
     status: JobStatus | None = None,

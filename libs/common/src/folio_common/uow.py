@@ -111,8 +111,8 @@ def _attempt(engine: Engine, work: Callable[..., T], args: Any, kwargs: Any) -> 
 
 
 @functools.cache
-def _retrying(policy: RetryPolicy) -> Callable[..., Any]:
-    """:func:`_attempt` retried as ``policy`` says; built once per policy, not per call
+def _retrying(policy: RetryPolicy, attempt: Callable[..., Any]) -> Callable[..., Any]:
+    """``attempt`` retried as ``policy`` says; built once per policy, not per call
     (building backoff's decorator was a measured share of an upload's CPU)."""
     return backoff.on_exception(
         backoff.expo,
@@ -126,16 +126,31 @@ def _retrying(policy: RetryPolicy) -> Callable[..., Any]:
         logger=None,
         factor=policy.base_s,
         max_value=policy.cap_s,
-    )(_attempt)
+    )(attempt)
 
 
 def run_in_transaction(
     engine: Engine,
     work: Callable[..., T],
+    /,
     *args: Any,
     policy: RetryPolicy = RetryPolicy(),
     **kwargs: Any,
 ) -> T:
     """Run ``work(conn, *args, **kwargs)`` in one transaction; retry it whole if transient."""
-    result: T = _retrying(policy)(engine, work, args, kwargs)
+    return run_retried(_attempt, engine, work, *args, policy=policy, **kwargs)
+
+
+def run_retried(
+    attempt: Callable[..., Any],
+    engine: Engine,
+    work: Callable[..., T],
+    /,
+    *args: Any,
+    policy: RetryPolicy = RetryPolicy(),
+    **kwargs: Any,
+) -> T:
+    """``attempt(engine, work, args, kwargs)``, one try of a unit of work on a connection
+    of its own, retried whole if transient."""
+    result: T = _retrying(policy, attempt)(engine, work, args, kwargs)
     return result

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
+from .dbapi import Executes
 from .jobs import JOB_COLUMNS, Job
 from .queries import query
 
@@ -33,7 +32,7 @@ def _last_attempt(job_ref: str) -> str:
 
 
 def job_and_webhook(
-    conn: Connection, job_id: str, owner: str, max_attempts: int
+    conn: Executes, job_id: str, owner: str, max_attempts: int
 ) -> tuple[Job, dict[str, Any] | None] | None:
     """``owner``'s job and, when it has a callback, where its webhook stands: one
     statement, one snapshot. None when there is no such job."""
@@ -50,7 +49,7 @@ def job_and_webhook(
     return job, _document(last, max_attempts) if job.callback_url else None
 
 
-def webhook_document(conn: Connection, job_id: str, max_attempts: int) -> dict[str, Any]:
+def webhook_document(conn: Executes, job_id: str, max_attempts: int) -> dict[str, Any]:
     """``{"state", "attempts", "last_status_code", "last_error", "last_attempt_at"}``."""
     last = conn.execute(query(f"SELECT {_last_attempt(':id')}"), {"id": job_id}).scalar()
     return _document(last, max_attempts)

@@ -28,6 +28,7 @@ from folio_common.blobs import (
     rechunk,
     source_key,
 )
+from folio_common.dbapi import Executes
 from folio_common.errors import ErrorCode, JobError
 from folio_common.jobs import JOB_COLUMNS, PART_COLUMNS, Job, Part, one_job
 from folio_common.options import JobOptions
@@ -61,7 +62,7 @@ def _lock(
 
 
 def submit(
-    conn: Connection,
+    conn: Executes,
     *,
     job_id: str,
     owner: str,
@@ -194,9 +195,7 @@ def claim(conn: Connection, blobs: BlobStore, settings: Settings, job_id: str) -
     return Step(job)
 
 
-def claim_small(
-    conn: Connection, settings: Settings, job_id: str
-) -> Step[tuple[Job, bytes] | None]:
+def claim_small(conn: Executes, settings: Settings, job_id: str) -> Step[tuple[Job, bytes] | None]:
     """:func:`claim` of the common case in ONE statement (:meth:`Lifecycle.run_statement`),
     with the job's source: an unplanned job whose source is one blob chunk, with an
     attempt left. A small job is then claimed and read in one round trip, not four
@@ -491,7 +490,7 @@ def release_part(conn: Connection, job_id: str, part_no: int, reason: str) -> St
 
 
 def finish_small(
-    conn: Connection,
+    conn: Executes,
     settings: Settings,
     job_id: str,
     *,

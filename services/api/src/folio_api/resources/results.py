@@ -12,11 +12,11 @@ import uuid
 import falcon
 from folio_common import jobs
 from folio_common.database import Database
+from folio_common.dbapi import Executes
 from folio_common.documents import page_document
 from folio_common.lifecycle import JobStatus
 from folio_common.page_reads import TEXT_LAYER, PageRead, Pages, pages_json, split_pages, summary
 from folio_common.queries import query
-from sqlalchemy import Connection
 
 from folio_api.errors import GONE, NOT_FINISHED, Problem, not_found
 
@@ -60,7 +60,7 @@ def require_result(job: jobs.Job | None) -> jobs.Job:
 
 
 def _read_result(
-    conn: Connection, job_id: str, owner: str, page_no: int | None = None
+    conn: Executes, job_id: str, owner: str, page_no: int | None = None
 ) -> tuple[jobs.Job, Pages, dict[int, PageRead]]:
     """The job and its pages (one with ``page_no``) in ONE statement: one snapshot, so a
     purge cannot fall between them, and one round trip on an autocommit connection."""
