@@ -112,8 +112,9 @@ def _attempt(engine: Engine, work: Callable[..., T], args: Any, kwargs: Any) -> 
 
 @functools.cache
 def _retrying(policy: RetryPolicy, attempt: Callable[..., Any]) -> Callable[..., Any]:
-    """``attempt`` retried as ``policy`` says; built once per policy, not per call
-    (building backoff's decorator was a measured share of an upload's CPU)."""
+    """``attempt`` retried as ``policy`` says; built once per policy and kind of try (a
+    transaction's or a statement's), not per call (building backoff's decorator was a
+    measured share of an upload's CPU)."""
     return backoff.on_exception(
         backoff.expo,
         (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError),
