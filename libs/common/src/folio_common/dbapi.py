@@ -38,8 +38,7 @@ class Executes(Protocol):
     transaction, a :class:`DirectConnection` in a single statement."""
 
     def execute(self, statement: TextClause, parameters: Mapping[str, Any] | None = None) -> Any:
-        """Rows with ``first``, ``one``, ``one_or_none``, ``scalar``, ``scalar_one``, ``all``
-        and iteration."""
+        """Rows with ``first``, ``one``, ``scalar``, ``scalar_one`` and iteration."""
 
 
 class Rows:
@@ -51,21 +50,15 @@ class Rows:
     def __iter__(self) -> Iterator[Any]:
         return iter(self._rows)
 
-    def all(self) -> list[Any]:
-        return list(self._rows)
-
     def first(self) -> Any:
         return self._rows[0] if self._rows else None
-
-    def one_or_none(self) -> Any:
-        if len(self._rows) > 1:
-            raise sqlalchemy.exc.MultipleResultsFound("more than one row")
-        return self.first()
 
     def one(self) -> Any:
         if not self._rows:
             raise sqlalchemy.exc.NoResultFound("no row")
-        return self.one_or_none()
+        if len(self._rows) > 1:
+            raise sqlalchemy.exc.MultipleResultsFound("more than one row")
+        return self._rows[0]
 
     def scalar(self) -> Any:
         row = self.first()
