@@ -142,7 +142,8 @@ def redis_client(settings: Settings) -> redis.Redis:
 
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
-    configure_logging("test", "info", "json")
+    # Loggers built per line: a test may redirect them (testsupport.logs.logged_lines).
+    configure_logging("test", "info", "json", cache_loggers=False)
 
 
 @pytest.fixture(scope="session")

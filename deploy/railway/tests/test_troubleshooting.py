@@ -9,6 +9,7 @@ doc cannot quote a line Folio no longer prints.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -23,10 +24,11 @@ from folio_common.blobs import PostgresBlobStore
 from folio_common.broker import create_broker
 from folio_common.database import Database
 from folio_common.health import redis_probe, run_probes
-from folio_common.logs import configure_logging
 from folio_common.redis_client import create_redis
 from folio_common.settings import Settings
 from folio_common.wait import DependencyUnavailable, wait_for_dependencies
+
+from testsupport.logs import logged_lines
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "troubleshooting.md"
@@ -113,16 +115,18 @@ def test_unreachable_database_gives_up_after_the_wait_with_exit_1() -> None:
 
 @pytest.mark.slow  # starts the dependency wait against real servers
 def test_tls_against_a_plain_redis_stops_start_up_at_once_and_fails_the_probe(
-    database_url: str, capsys: pytest.CaptureFixture[str]
+    database_url: str,
 ) -> None:
-    configure_logging("api")
     settings = Settings.from_env(
         {"DATABASE_URL": database_url, "REDIS_URL": REDIS.replace("redis://", "rediss://", 1)}
     )
-    with pytest.raises(DependencyUnavailable, match="REDIS_URL"):
+    with (
+        logged_lines(logging.INFO, service="api") as captured,
+        pytest.raises(DependencyUnavailable, match="REDIS_URL"),
+    ):
         wait_for_dependencies(settings, max_time_s=60)
     probe = run_probes({"redis": redis_probe(create_redis(settings))})["redis"]
-    produced = [*json_lines(capsys.readouterr().out), probe.as_dict()]
+    produced = [*captured.lines(), probe.as_dict()]
     assert not probe.ok
     assert_quoted(quoted("redis-tls-mismatch"), produced)
 
@@ -155,16 +159,16 @@ def exhausted_api(database_url: str) -> Iterator[falcon.testing.TestClient]:
 
 
 def test_exhausted_pool_answers_503_unavailable_never_500(
-    exhausted_api: falcon.testing.TestClient, capsys: pytest.CaptureFixture[str]
+    exhausted_api: falcon.testing.TestClient,
 ) -> None:
-    configure_logging("api")  # here, so the handler writes to this test's captured stdout
-    response = exhausted_api.simulate_get(
-        "/api/v1/jobs", headers={"Authorization": f"Bearer {KEY}"}
-    )
+    with logged_lines(logging.INFO, service="api") as captured:
+        response = exhausted_api.simulate_get(
+            "/api/v1/jobs", headers={"Authorization": f"Bearer {KEY}"}
+        )
     assert response.status_code == 503
     assert response.headers["retry-after"]
     assert response.headers["content-type"] == "application/problem+json"
-    produced = [*json_lines(capsys.readouterr().out), response.json]
+    produced = [*captured.lines(), response.json]
     assert_quoted(quoted("pool-exhausted"), produced)
 
 

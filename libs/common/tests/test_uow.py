@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import threading
 import time
@@ -14,37 +12,20 @@ from typing import Any
 import pytest
 import sqlalchemy.exc
 from folio_common.database import Database
-from folio_common.logs import make_formatter
 from folio_common.uow import RetryPolicy, is_transient
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from testsupport.logs import LoggedLines, logged_lines
+
 FAST = RetryPolicy(max_tries=5, max_time_s=10.0, base_s=0.01, cap_s=0.05)
 
 
-class JsonLines:
-    """The lines logged so far, rendered by Folio's JSON chain and parsed."""
-
-    def __init__(self, stream: io.StringIO) -> None:
-        self._stream = stream
-
-    def lines(self, logger: str | None = None) -> list[dict[str, Any]]:
-        parsed = [json.loads(line) for line in self._stream.getvalue().splitlines()]
-        return [line for line in parsed if logger is None or line["logger"] == logger]
-
-
 @pytest.fixture
-def json_logs() -> Iterator[JsonLines]:
-    """Every log line emitted during the test, through Folio's JSON renderer."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(make_formatter("test"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield JsonLines(stream)
-    finally:
-        root.removeHandler(handler)
+def json_logs() -> Iterator[LoggedLines]:
+    """Every line logged during the test (info and up), through Folio's JSON renderer."""
+    with logged_lines(logging.INFO) as captured:
+        yield captured
 
 
 @pytest.fixture
@@ -72,7 +53,7 @@ def _insert(conn: Connection, key: str, seq: int = 0) -> None:
 
 
 def test_connection_killed_mid_transaction_is_retried_and_commits_once(
-    db: Database, admin: Any, json_logs: JsonLines
+    db: Database, admin: Any, json_logs: LoggedLines
 ) -> None:
     key = f"uow/{uuid.uuid4()}"
     inside, proceed = threading.Event(), threading.Event()
@@ -114,7 +95,7 @@ def test_connection_killed_mid_transaction_is_retried_and_commits_once(
 
 
 @pytest.mark.parametrize("unit", ["transaction", "statement"])
-def test_integrity_error_is_not_retried(db: Database, json_logs: JsonLines, unit: str) -> None:
+def test_integrity_error_is_not_retried(db: Database, json_logs: LoggedLines, unit: str) -> None:
     key = f"uow/{uuid.uuid4()}"
     db.transaction(_insert, key, policy=FAST)
     attempts = 0
@@ -131,7 +112,7 @@ def test_integrity_error_is_not_retried(db: Database, json_logs: JsonLines, unit
     assert not json_logs.lines("folio.uow")
 
 
-def test_serialization_failure_is_retried(db: Database, admin: Any, json_logs: JsonLines) -> None:
+def test_serialization_failure_is_retried(db: Database, admin: Any, json_logs: LoggedLines) -> None:
     """A real 40001: our REPEATABLE READ snapshot, then a concurrent committed update."""
     key = f"uow/{uuid.uuid4()}"
     db.transaction(_insert, key, policy=FAST)
@@ -166,7 +147,7 @@ def _always_serialization_failure(conn: Connection, calls: list[float]) -> None:
     )
 
 
-def test_retries_stop_after_max_tries(db: Database, json_logs: JsonLines) -> None:
+def test_retries_stop_after_max_tries(db: Database, json_logs: LoggedLines) -> None:
     calls: list[float] = []
     with pytest.raises(sqlalchemy.exc.OperationalError) as caught:
         db.transaction(

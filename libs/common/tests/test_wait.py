@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -10,30 +9,25 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from folio_common.logs import make_formatter
 from folio_common.settings import Settings
 from folio_common.wait import DependencyUnavailable, wait_for, wait_for_database
 from sqlalchemy import make_url
 
+from testsupport.logs import LoggedLines, logged_lines
 from testsupport.procs import free_port
 
 
 @pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(make_formatter("test"))
-    logging.getLogger().addHandler(handler)
-    yield stream
-    logging.getLogger().removeHandler(handler)
+def log_stream() -> Iterator[LoggedLines]:
+    with logged_lines(logging.INFO) as captured:
+        yield captured
 
 
-def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    parsed = [json.loads(line) for line in stream.getvalue().splitlines()]
-    return [line for line in parsed if line["logger"] == "folio.wait"]
+def _lines(captured: LoggedLines) -> list[dict[str, Any]]:
+    return captured.lines("folio.wait")
 
 
-def test_wait_for_gives_up_after_its_bound_logging_each_attempt(log_stream: io.StringIO) -> None:
+def test_wait_for_gives_up_after_its_bound_logging_each_attempt(log_stream: LoggedLines) -> None:
     calls: list[float] = []
 
     def refuse() -> None:
@@ -57,7 +51,7 @@ def test_wait_for_gives_up_after_its_bound_logging_each_attempt(log_stream: io.S
     assert [line["level"] for line in lines] == ["warning"] * (len(calls) - 1) + ["error"]
 
 
-def test_wait_for_returns_once_the_dependency_answers(log_stream: io.StringIO) -> None:
+def test_wait_for_returns_once_the_dependency_answers(log_stream: LoggedLines) -> None:
     calls = 0
 
     def flaky() -> None:
@@ -74,7 +68,7 @@ def test_wait_for_returns_once_the_dependency_answers(log_stream: io.StringIO) -
 
 
 def test_database_wait_fails_at_once_when_the_server_refuses_the_tls_sslmode_demands(
-    env: dict[str, str], log_stream: io.StringIO
+    env: dict[str, str], log_stream: LoggedLines
 ) -> None:
     # The local PostgreSQL has no TLS: with DB_SSLMODE=require no retry can succeed.
     settings = Settings.from_env({**env, "DB_SSLMODE": "require"})
@@ -88,7 +82,7 @@ def test_database_wait_fails_at_once_when_the_server_refuses_the_tls_sslmode_dem
 
 
 def test_database_wait_retries_a_server_that_does_not_answer_yet(
-    env: dict[str, str], log_stream: io.StringIO
+    env: dict[str, str], log_stream: LoggedLines
 ) -> None:
     url = make_url(env["DATABASE_URL"]).set(port=free_port())
     settings = Settings.from_env({**env, "DATABASE_URL": url.render_as_string(False)})

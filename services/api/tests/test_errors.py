@@ -6,6 +6,7 @@ import logging
 import uuid
 
 import falcon
+from testsupport.logs import logged_lines
 
 from folio_api.errors import Problem
 
@@ -18,20 +19,21 @@ def test_unknown_route_and_method_are_problems(api):
     assert result.headers["content-type"] == "application/problem+json"
 
 
-def test_unhandled_exception_is_a_logged_problem_500(api, caplog):
+def test_unhandled_exception_is_a_logged_problem_500(api):
     class Boom:
         def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
             raise RuntimeError("kaboom")
 
     api.client.app.add_route("/boom", Boom())
-    with caplog.at_level(logging.ERROR):
+    with logged_lines(logging.ERROR) as captured:
         result = api.request("GET", "/boom")
     assert result.status_code == 500
     assert result.headers["content-type"] == "application/problem+json"
     assert result.json["code"] == "internal"
     assert "kaboom" not in result.text and "Traceback" not in result.text
-    records = [r for r in caplog.records if r.exc_info]
-    assert len(records) == 1 and records[0].exc_info[0] is RuntimeError
+    [line] = captured.lines()
+    assert line["message"] == "unhandled exception" and line["level"] == "error"
+    assert "RuntimeError: kaboom" in line["exception"]
 
 
 def test_problem_serializer_keeps_extras(api):
@@ -79,13 +81,12 @@ def test_pool_exhaustion_is_503_not_500(make_api):
     assert api.get("/api/v1/jobs").status_code == 200
 
 
-def test_access_line_names_route_status_and_request_id(api, caplog):
+def test_access_line_names_route_status_and_request_id(api):
     job_id = str(uuid.uuid4())
-    with caplog.at_level(logging.INFO, logger="folio.api.access"):
+    with logged_lines(logging.INFO) as captured:
         api.get(f"/api/v1/jobs/{job_id}", headers={"X-Request-ID": "trace-me"})
-    lines = [r.msg for r in caplog.records if r.name == "folio.api.access"]
-    assert len(lines) == 1
-    line = lines[0]
+    [line] = captured.lines("folio.api.access")
+    assert line["message"] == f"GET /api/v1/jobs/{job_id} 404"
     assert line["route"] == "/api/v1/jobs/{job_id:uuid}"
     assert line["path"] == f"/api/v1/jobs/{job_id}"
     assert line["status"] == 404
@@ -94,9 +95,9 @@ def test_access_line_names_route_status_and_request_id(api, caplog):
     assert line["request_id"] == "trace-me"
 
 
-def test_a_submissions_access_line_carries_its_job_id(api, caplog):
-    with caplog.at_level(logging.INFO):
+def test_a_submissions_access_line_carries_its_job_id(api):
+    with logged_lines(logging.INFO) as captured:
         result = api.submit()
-    lines = [r.msg for r in caplog.records if r.name.startswith("folio.api")]
+    lines = [line for line in captured.lines() if line["logger"].startswith("folio.api")]
     assert [line["status"] for line in lines] == [202]  # one line per upload
     assert lines[0]["job_id"] == result.json["id"]

@@ -7,20 +7,16 @@ are plain functions; messages cross the pipe pickled, so they are round-tripped 
 
 from __future__ import annotations
 
-import json
-import logging
 import pickle
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pikepdf
 import pytest
 from folio_common.errors import ErrorCode, JobError
-from folio_common.logs import clear_contextvars, make_formatter
+from folio_common.logs import clear_contextvars
+from testsupport.logs import logged_lines
 from testsupport.pdfs import make_pdf, page_text
 from testsupport.sandbox_tasks import ContextTask, FailTask, RaiseTask, WarnTask
 
@@ -104,30 +100,10 @@ def test_the_jobs_log_context_is_bound_while_the_task_runs() -> None:
     assert run(ContextTask()) == {}  # and unbound afterwards
 
 
-@contextmanager
-def logged_lines() -> Iterator[list[dict[str, Any]]]:
-    """Every line logged inside (debug and up), rendered by the worker's JSON formatter;
-    the list is filled when the block ends."""
-    stream = StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(make_formatter("worker", "json"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    lines: list[dict[str, Any]] = []
-    try:
-        yield lines
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-        lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
-
-
 def test_library_warnings_become_one_debug_line_each() -> None:
-    with logged_lines() as lines:
+    with logged_lines() as captured:
         assert run(WarnTask(pikepdf.PageCopyWarning, "first line\n  second line"), CONTEXT)
-    [line] = lines  # warned twice, logged once
+    [line] = captured.lines()  # warned twice, logged once
     assert line["level"] == "debug"
     assert line["message"] == "library warning: PageCopyWarning: first line"
     assert {k: line[k] for k in CONTEXT} == CONTEXT
@@ -137,7 +113,7 @@ def test_normal_documents_log_no_warning_and_say_which_job(tmp_path: Path) -> No
     """A permission-restricted document, and one with form fields cut into parts (read
     from the source): the extraction logs nothing at warning, and its lines carry the
     job's ids."""
-    with logged_lines() as lines:
+    with logged_lines() as captured:
         for n, data in enumerate([make_pdf(3, restricted=True), make_pdf(25, form=True)]):
             source = tmp_path / f"source-{n}.pdf"
             source.write_bytes(data)
@@ -146,6 +122,7 @@ def test_normal_documents_log_no_warning_and_say_which_job(tmp_path: Path) -> No
                 indexes = tuple(n - 1 for n in part.pages)
                 task = ExtractTask(str(source), "pdfminer", None, tuple(part.pages), indexes)
                 run(task, CONTEXT)
+    lines = captured.lines()
     assert [line for line in lines if line["level"] in ("warning", "error", "critical")] == []
     assert [line for line in lines if "Warning" in line["message"]] == []  # none to capture
     permission = [line for line in lines if "permissions forbid" in line["message"]]

@@ -12,7 +12,6 @@ It opens no connection and starts no thread: connections come from
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from .logs import configure_logging, install_excepthook, register_secrets
@@ -39,10 +38,7 @@ def start_process(
     # Secrets first: a line logged while logging is being configured is redacted too.
     register_secrets(settings.secrets())
     if quiet:
-        configure_logging(service, QUIET_LEVEL, "console")
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(sys.stderr)
+        configure_logging(service, QUIET_LEVEL, "console", stream=sys.stderr)
     else:
         configure_logging(service, settings.log_level, settings.log_format)
     install_excepthook()

@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
-import structlog
 
 from .jobs import Job
+from .logs import get_logger
 from .redis_client import key
 from .settings import Settings
 
-log = structlog.stdlib.get_logger("folio.notify")
+log = get_logger("folio.notify")
 
 
 def channel(settings: Settings, job_id: str) -> str:

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import backoff
 import sqlalchemy.exc
-import structlog
 from sqlalchemy import Engine
+
+from .logs import get_logger
 
 T = TypeVar("T")
 
-log = structlog.stdlib.get_logger("folio.uow")
+log = get_logger("folio.uow")
 
 #: SQLSTATEs worth re-running a transaction for.
 TRANSIENT_SQLSTATES = frozenset(

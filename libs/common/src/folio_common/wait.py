@@ -14,14 +14,13 @@ from typing import Any
 
 import backoff
 import sqlalchemy
-import structlog
 
 from .connections import Role, database
-from .logs import redact_text
+from .logs import get_logger, redact_text
 from .redis_client import RedisMisconfigured, create_redis, ping
 from .settings import Settings
 
-log = structlog.stdlib.get_logger("folio.wait")
+log = get_logger("folio.wait")
 
 
 #: Fragments of libpq's messages for TLS failures no retry can fix (lower case).
