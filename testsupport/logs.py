@@ -28,8 +28,9 @@ class LoggedLines:
 @contextmanager
 def logged_lines(level: int = logging.DEBUG, service: str = "test") -> Iterator[LoggedLines]:
     """Captures every line written inside the block at ``level`` and up: Folio's
-    (structlog) and the stdlib's, as the ``service`` writes them. It needs loggers built per line
-    (``cache_loggers=False``, as the conftest configures them), so that they write here."""
+    (structlog) and the stdlib's, as the ``service`` writes them. It needs loggers built
+    per line (``cache_loggers=False``, as the conftest configures them), so that they
+    write here."""
     stream = io.StringIO()
     saved = structlog.get_config()
     structlog.configure(

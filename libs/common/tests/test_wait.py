@@ -6,7 +6,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from folio_common.settings import Settings
@@ -18,16 +17,12 @@ from testsupport.procs import free_port
 
 
 @pytest.fixture
-def log_stream() -> Iterator[LoggedLines]:
+def wait_logs() -> Iterator[LoggedLines]:
     with logged_lines(logging.INFO) as captured:
         yield captured
 
 
-def _lines(captured: LoggedLines) -> list[dict[str, Any]]:
-    return captured.lines("folio.wait")
-
-
-def test_wait_for_gives_up_after_its_bound_logging_each_attempt(log_stream: LoggedLines) -> None:
+def test_wait_for_gives_up_after_its_bound_logging_each_attempt(wait_logs: LoggedLines) -> None:
     calls: list[float] = []
 
     def refuse() -> None:
@@ -44,14 +39,14 @@ def test_wait_for_gives_up_after_its_bound_logging_each_attempt(log_stream: Logg
     assert message.startswith("redis unreachable after 1s: ConnectionRefusedError")
     assert "redis-pw-42" not in message
 
-    lines = _lines(log_stream)
+    lines = wait_logs.lines("folio.wait")
     assert [line["attempt"] for line in lines] == list(range(1, len(calls) + 1))
     assert all(line["dependency"] == "redis" for line in lines)
     assert all("redis-pw-42" not in json.dumps(line) for line in lines)
     assert [line["level"] for line in lines] == ["warning"] * (len(calls) - 1) + ["error"]
 
 
-def test_wait_for_returns_once_the_dependency_answers(log_stream: LoggedLines) -> None:
+def test_wait_for_returns_once_the_dependency_answers(wait_logs: LoggedLines) -> None:
     calls = 0
 
     def flaky() -> None:
@@ -62,13 +57,13 @@ def test_wait_for_returns_once_the_dependency_answers(log_stream: LoggedLines) -
 
     wait_for("postgres", flaky, max_time_s=10)
     assert calls == 3
-    lines = _lines(log_stream)
+    lines = wait_logs.lines("folio.wait")
     assert [line["level"] for line in lines] == ["warning", "warning", "info"]
     assert lines[-1]["message"] == "postgres is reachable"
 
 
 def test_database_wait_fails_at_once_when_the_server_refuses_the_tls_sslmode_demands(
-    env: dict[str, str], log_stream: LoggedLines
+    env: dict[str, str], wait_logs: LoggedLines
 ) -> None:
     # The local PostgreSQL has no TLS: with DB_SSLMODE=require no retry can succeed.
     settings = Settings.from_env({**env, "DB_SSLMODE": "require"})
@@ -76,17 +71,17 @@ def test_database_wait_fails_at_once_when_the_server_refuses_the_tls_sslmode_dem
         wait_for_database(settings, max_time_s=300)
     assert str(caught.value).startswith("postgres refused the connection: OperationalError")
     assert "server does not support SSL" in str(caught.value)
-    lines = _lines(log_stream)
+    lines = wait_logs.lines("folio.wait")
     assert [(line["level"], line["attempt"]) for line in lines] == [("error", 1)]
     assert "SSL" in lines[0]["error"]
 
 
 def test_database_wait_retries_a_server_that_does_not_answer_yet(
-    env: dict[str, str], log_stream: LoggedLines
+    env: dict[str, str], wait_logs: LoggedLines
 ) -> None:
     url = make_url(env["DATABASE_URL"]).set(port=free_port())
     settings = Settings.from_env({**env, "DATABASE_URL": url.render_as_string(False)})
     with pytest.raises(DependencyUnavailable) as caught:
         wait_for_database(settings, max_time_s=1.0)
     assert str(caught.value).startswith("postgres unreachable after 1s: OperationalError")
-    assert len(_lines(log_stream)) >= 2  # retried, then gave up
+    assert len(wait_logs.lines("folio.wait")) >= 2  # retried, then gave up

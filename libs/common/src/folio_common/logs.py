@@ -122,8 +122,8 @@ def _redacted_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
 
 
 def _render_processors(service: str, fmt: str) -> list[Processor]:
-    # The service name is added here, in the handler's formatter, not in structlog's own
-    # chain: loggers cached on first use keep the chain they were built with.
+    # The last steps of every line: Folio's (line_processors) and the stdlib's
+    # (make_formatter).
     if fmt == "console":
         return [
             add_service(service),
