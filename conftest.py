@@ -7,6 +7,7 @@ at the end; Redis keys live under a random namespace that is deleted at the end.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from folio_common.migrate import apply
 from folio_common.settings import Settings
 from sqlalchemy import create_engine, text
 
+from testsupport.logs import LoggedLines, logged_lines
 from testsupport.procs import NO_KEY_LIMITS
 
 ADMIN_URL = os.environ.get("FOLIO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -144,6 +146,13 @@ def redis_client(settings: Settings) -> redis.Redis:
 def _logging() -> None:
     # Loggers built per line: a test may redirect them (testsupport.logs.logged_lines).
     configure_logging("test", "info", "json", cache_loggers=False)
+
+
+@pytest.fixture
+def info_logs() -> Iterator[LoggedLines]:
+    """Every line logged during the test (info and up), as a service renders it."""
+    with logged_lines(logging.INFO) as captured:
+        yield captured
 
 
 @pytest.fixture(scope="session")

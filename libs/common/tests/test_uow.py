@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -16,16 +15,9 @@ from folio_common.uow import RetryPolicy, is_transient
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from testsupport.logs import LoggedLines, logged_lines
+from testsupport.logs import LoggedLines
 
 FAST = RetryPolicy(max_tries=5, max_time_s=10.0, base_s=0.01, cap_s=0.05)
-
-
-@pytest.fixture
-def json_logs() -> Iterator[LoggedLines]:
-    """Every line logged during the test (info and up), through Folio's JSON renderer."""
-    with logged_lines(logging.INFO) as captured:
-        yield captured
 
 
 @pytest.fixture
@@ -53,7 +45,7 @@ def _insert(conn: Connection, key: str, seq: int = 0) -> None:
 
 
 def test_connection_killed_mid_transaction_is_retried_and_commits_once(
-    db: Database, admin: Any, json_logs: LoggedLines
+    db: Database, admin: Any, info_logs: LoggedLines
 ) -> None:
     key = f"uow/{uuid.uuid4()}"
     inside, proceed = threading.Event(), threading.Event()
@@ -85,7 +77,7 @@ def test_connection_killed_mid_transaction_is_retried_and_commits_once(
     assert len(backend_pids) == 2
     assert backend_pids[0] != backend_pids[1]
     assert _count(db, key) == 1
-    retries = json_logs.lines("folio.uow")
+    retries = info_logs.lines("folio.uow")
     assert len(retries) == 1
     assert retries[0]["level"] == "warning"
     assert retries[0]["attempt"] == 1
@@ -95,7 +87,7 @@ def test_connection_killed_mid_transaction_is_retried_and_commits_once(
 
 
 @pytest.mark.parametrize("unit", ["transaction", "statement"])
-def test_integrity_error_is_not_retried(db: Database, json_logs: LoggedLines, unit: str) -> None:
+def test_integrity_error_is_not_retried(db: Database, info_logs: LoggedLines, unit: str) -> None:
     key = f"uow/{uuid.uuid4()}"
     db.transaction(_insert, key, policy=FAST)
     attempts = 0
@@ -109,10 +101,10 @@ def test_integrity_error_is_not_retried(db: Database, json_logs: LoggedLines, un
         getattr(db, unit)(duplicate, policy=FAST)
     assert attempts == 1
     assert _count(db, key) == 1
-    assert not json_logs.lines("folio.uow")
+    assert not info_logs.lines("folio.uow")
 
 
-def test_serialization_failure_is_retried(db: Database, admin: Any, json_logs: LoggedLines) -> None:
+def test_serialization_failure_is_retried(db: Database, admin: Any, info_logs: LoggedLines) -> None:
     """A real 40001: our REPEATABLE READ snapshot, then a concurrent committed update."""
     key = f"uow/{uuid.uuid4()}"
     db.transaction(_insert, key, policy=FAST)
@@ -133,7 +125,7 @@ def test_serialization_failure_is_retried(db: Database, admin: Any, json_logs: L
     with db.connect() as conn:
         data = conn.execute(text("SELECT data FROM blobs WHERE key = :k"), {"k": key}).scalar_one()
     assert bytes(data) == b"yz"
-    retries = json_logs.lines("folio.uow")
+    retries = info_logs.lines("folio.uow")
     assert [line["sqlstate"] for line in retries] == ["40001"]
     assert retries[0]["error"] == "OperationalError"
 
@@ -147,7 +139,7 @@ def _always_serialization_failure(conn: Connection, calls: list[float]) -> None:
     )
 
 
-def test_retries_stop_after_max_tries(db: Database, json_logs: LoggedLines) -> None:
+def test_retries_stop_after_max_tries(db: Database, info_logs: LoggedLines) -> None:
     calls: list[float] = []
     with pytest.raises(sqlalchemy.exc.OperationalError) as caught:
         db.transaction(
@@ -157,7 +149,7 @@ def test_retries_stop_after_max_tries(db: Database, json_logs: LoggedLines) -> N
         )
     assert is_transient(caught.value)
     assert len(calls) == 3
-    uow_lines = json_logs.lines("folio.uow")
+    uow_lines = info_logs.lines("folio.uow")
     assert [line["level"] for line in uow_lines] == ["warning", "warning", "error"]
     assert uow_lines[-1]["attempts"] == 3
 
