@@ -178,6 +178,12 @@ def test_listing_pages_through_every_job_newest_first(api):
     assert len(api.get("/api/v1/jobs").json["jobs"]) == 5
 
 
+def test_listing_takes_an_empty_status_or_cursor_as_left_out(api):
+    ids = [api.new_job() for _ in range(3)]
+    page = api.get("/api/v1/jobs", params={"status": "", "cursor": ""}).json
+    assert [job["id"] for job in page["jobs"]] == list(reversed(ids))
+
+
 def test_listing_rejects_bad_parameters(api):
     for params, field in (
         ({"status": "done"}, "status"),

@@ -87,6 +87,20 @@ def test_an_invalid_option_is_422_naming_it(api, form, name):
 
 
 @pytest.mark.parametrize("form", FORMS)
+def test_an_empty_option_is_the_same_as_left_out(api, form):
+    # The document declares the query options `allowEmptyValue`: an HTML form or a URL
+    # builder sends a field left blank as `name=`.
+    names = [*OPTIONS, *(["filename"] if "query" in form else [])]  # a query parameter only
+    result = upload(api, form, dict.fromkeys(names, ""))
+    assert result.status_code == 202, result.text
+    assert result.json["engine"] == api.settings.default_engine
+    for name in ("pages", "callback_url", "languages"):
+        assert result.json[name] is None, name
+    assert result.json["ocr"] == "auto"
+    assert api.job(result.json["id"]).options.to_json() == {}
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_an_unknown_option_is_422_naming_it(api, form):
     result = upload(api, form, {"colour": "blue"})
     assert (result.status_code, result.json["field"]) == (422, "colour")

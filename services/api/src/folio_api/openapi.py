@@ -418,14 +418,19 @@ RESULT_PROBLEMS: Doc = {
 
 QUERY_AND_FIELD = " (with a multipart body, a field of the same name must agree)"
 
+#: An optional query parameter sent empty (``?status=``) is taken as left out, as HTML
+#: forms and URL builders send them; ``allowEmptyValue`` says so to clients and fuzzers.
+EMPTY_IS_ABSENT: Doc = {"allowEmptyValue": True}
+
 SUBMIT: Doc = {
     "operationId": "createJob",
     "summary": "Submit a PDF",
     "description": (
         "Upload as `multipart/form-data` (field `file` plus option fields) or as a raw "
         "`application/pdf` body. The options may be sent as query parameters with either "
-        "form; a multipart field and a query parameter naming one option must agree, and an "
-        "unknown or repeated field or parameter is 422 naming it (never ignored). The job "
+        "form; a multipart field and a query parameter naming one option must agree. An "
+        "unknown or repeated field or parameter is 422 naming it (never ignored); one sent "
+        "empty is the same as one left out. The job "
         "and its file are stored durably before the answer; it is then queued for a worker."
     ),
     "parameters": [
@@ -447,8 +452,10 @@ SUBMIT: Doc = {
                 "in": "query",
                 "required": False,
                 "description": f"either upload form: {schema['description']}"
-                + (QUERY_AND_FIELD if name in OPTION_PROPERTIES else ""),
+                + (QUERY_AND_FIELD if name in OPTION_PROPERTIES else "")
+                + "; empty is the same as left out",
                 "schema": {k: v for k, v in schema.items() if k != "description"},
+                **EMPTY_IS_ABSENT,
             }
             for name, schema in {
                 **OPTION_PROPERTIES,
@@ -496,7 +503,9 @@ LIST: Doc = {
             "name": "status",
             "in": "query",
             "required": False,
+            "description": "only jobs in this status; empty is the same as left out",
             "schema": {"type": "string", "enum": [s.value for s in JobStatus]},
+            **EMPTY_IS_ABSENT,
         },
         {
             "name": "limit",
@@ -513,8 +522,9 @@ LIST: Doc = {
             "name": "cursor",
             "in": "query",
             "required": False,
-            "description": "`next_cursor` of the previous page",
+            "description": "`next_cursor` of the previous page; empty is the first page",
             "schema": {"type": "string"},
+            **EMPTY_IS_ABSENT,
         },
         X_REQUEST_ID,
     ],
