@@ -418,11 +418,16 @@ RESULT_PROBLEMS: Doc = {
 
 QUERY_AND_FIELD = " (with a multipart body, a field of the same name must agree)"
 
-#: An optional query parameter sent empty (``?status=``) is taken as left out, as HTML
-#: forms and URL builders send them; ``allowEmptyValue`` says so to clients and fuzzers.
-#: OpenAPI 3.1 discourages the keyword, but its alternative, ``anyOf`` with ``""``, would
-#: widen the type that generated clients offer for every option.
-EMPTY_IS_ABSENT: Doc = {"allowEmptyValue": True}
+
+def _empty_is_absent(parameter: Doc) -> Doc:
+    """An optional query parameter that the API takes as left out when sent empty
+    (``?status=``), as HTML forms and URL builders send them: said in its description, and
+    by ``allowEmptyValue`` to clients and fuzzers. OpenAPI 3.1 discourages the keyword, but
+    its alternative, ``anyOf`` with ``""``, would widen the type that generated clients
+    offer for every option."""
+    description = f"{parameter['description']}; empty is the same as left out"
+    return {**parameter, "description": description, "allowEmptyValue": True}
+
 
 SUBMIT: Doc = {
     "operationId": "createJob",
@@ -449,16 +454,16 @@ SUBMIT: Doc = {
         PREFER,
         X_REQUEST_ID,
         *(
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "description": f"either upload form: {schema['description']}"
-                + (QUERY_AND_FIELD if name in OPTION_PROPERTIES else "")
-                + "; empty is the same as left out",
-                "schema": {k: v for k, v in schema.items() if k != "description"},
-                **EMPTY_IS_ABSENT,
-            }
+            _empty_is_absent(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": f"either upload form: {schema['description']}"
+                    + (QUERY_AND_FIELD if name in OPTION_PROPERTIES else ""),
+                    "schema": {k: v for k, v in schema.items() if k != "description"},
+                }
+            )
             for name, schema in {
                 **OPTION_PROPERTIES,
                 "filename": {
@@ -501,14 +506,15 @@ LIST: Doc = {
     "operationId": "listJobs",
     "summary": "List your jobs, newest first",
     "parameters": [
-        {
-            "name": "status",
-            "in": "query",
-            "required": False,
-            "description": "only jobs in this status; empty is the same as left out",
-            "schema": {"type": "string", "enum": [s.value for s in JobStatus]},
-            **EMPTY_IS_ABSENT,
-        },
+        _empty_is_absent(
+            {
+                "name": "status",
+                "in": "query",
+                "required": False,
+                "description": "only jobs in this status",
+                "schema": {"type": "string", "enum": [s.value for s in JobStatus]},
+            }
+        ),
         {
             "name": "limit",
             "in": "query",
@@ -520,14 +526,15 @@ LIST: Doc = {
                 "default": DEFAULT_LIMIT,
             },
         },
-        {
-            "name": "cursor",
-            "in": "query",
-            "required": False,
-            "description": "`next_cursor` of the previous page; empty is the first page",
-            "schema": {"type": "string"},
-            **EMPTY_IS_ABSENT,
-        },
+        _empty_is_absent(
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "`next_cursor` of the previous page",
+                "schema": {"type": "string"},
+            }
+        ),
         X_REQUEST_ID,
     ],
     "responses": {
